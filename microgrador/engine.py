@@ -1,0 +1,287 @@
+"""The engine: a scalar `Value` that records how it was computed, and `backward()`.
+
+Every Value remembers its parents and the local derivatives d(self)/d(parent),
+computed as plain floats when the Value is made. `backward()` then walks the
+graph from the output to the inputs and applies the chain rule:
+
+    parent.grad += node.grad * d(node)/d(parent)
+
+The operations themselves (add, tanh, softmax, ...) live in `ops.py`, each one an
+`Op` with its forward rule and its derivative rule side by side.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Iterator, List, Sequence, Tuple, Union
+
+Number = Union[int, float]
+
+_grad_enabled = True      # flipped by no_grad()
+_anomaly_mode = False     # flipped by detect_anomaly()
+
+
+class Value:
+    """A scalar in a computation graph: `data` is its value, `grad` is d(output)/d(self).
+
+    >>> x = Value(2.0, label="x"); y = x * x + 1; y.backward(); x.grad
+    4.0
+    """
+
+    __slots__ = ("data", "grad", "label", "_parents", "_partials", "_op")
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data = as_float(data, "Value(data)")
+        self.grad: Union[float, "Value"] = 0.0
+        self.label = label
+        self._parents: Tuple[Value, ...] = ()     # the Values this one was computed from
+        self._partials: Sequence[float] = ()      # d(self)/d(parent), one per parent
+        self._op = None                           # the Op that made it; None for a leaf
+
+    @classmethod
+    def _from_op(cls, op, data: float, parents: Tuple["Value", ...], partials: Sequence[float]) -> "Value":
+        """Make the result of `op` (used by Op.__call__ and the n-ary helpers)."""
+        if not math.isfinite(data):
+            raise OverflowError(f"{op.name}: the result is {data} for inputs "
+                                f"{_describe(p.data for p in parents)}")
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = 0.0
+        out.label = ""
+        if _grad_enabled:
+            out._parents, out._partials, out._op = parents, partials, op
+        else:  # no_grad(): the result is a plain leaf, so no graph is kept alive
+            out._parents, out._partials, out._op = (), (), None
+        return out
+
+    # --- inspection, for drawings and teaching -------------------------------------
+    @property
+    def op(self) -> str:
+        """Name of the operation that produced this Value ('' for a leaf)."""
+        return self._op.name if self._op is not None else ""
+
+    @property
+    def parents(self) -> Tuple["Value", ...]:
+        """The Values this one was computed from (empty for a leaf)."""
+        return self._parents
+
+    @property
+    def partials(self) -> Tuple[float, ...]:
+        """The local derivatives d(self)/d(parent), one per parent, as floats."""
+        return tuple(self._partials)
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self._parents
+
+    def __repr__(self) -> str:
+        grad = self.grad.data if isinstance(self.grad, Value) else self.grad
+        name = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={grad!r}{name})"
+
+    def item(self) -> float:
+        """The plain float, as in PyTorch."""
+        return self.data
+
+    def __float__(self) -> float:
+        return self.data
+
+    # Values hash by identity so they can live in sets and dicts (the graph walk needs
+    # that); comparisons compare data, so `max(values)` and `if x > 0` work.
+    __hash__ = object.__hash__
+
+    def __lt__(self, other): return self.data < _data(other)
+    def __le__(self, other): return self.data <= _data(other)
+    def __gt__(self, other): return self.data > _data(other)
+    def __ge__(self, other): return self.data >= _data(other)
+
+    def __bool__(self):
+        raise TypeError("the truth value of a Value is ambiguous: compare it (x > 0) "
+                        "or use x.data")
+
+    # --- the chain rule ----------------------------------------------------------------
+    def backward(self, grad: float = 1.0, create_graph: bool = False) -> None:
+        """Fill `.grad` of every Value this one depends on with d(self)/d(that Value).
+
+        Rule (PyTorch's): leaves *accumulate* over calls, so a second backward() adds
+        to their grads (call zero_grad() in between); every intermediate node gets the
+        gradient of this call only. With create_graph=True the grads are Values
+        themselves, so you can call backward() on them for higher derivatives.
+        """
+        order = topological_order(self)
+        for node in order:            # interior nodes: fresh gradients for this call
+            node.grad = 0.0
+        if create_graph:
+            self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad, "1")
+            _backward_graph(order)
+            return
+        self.grad = self.grad + as_float(grad, "backward(grad)") if self.is_leaf else float(grad)
+        if _anomaly_mode:
+            _backward_checked(order)
+            return
+        for node in reversed(order):
+            g = node.grad
+            if g == 0.0:
+                continue  # nothing to pass on: skipping is exact and saves work
+            for parent, d in zip(node._parents, node._partials):
+                parent.grad += g * d
+
+    def zero_grad(self) -> None:
+        """Set `.grad` to 0 on this Value and everything it was computed from."""
+        self.grad = 0.0
+        for node in topological_order(self):
+            node.grad = 0.0
+            for parent in node._parents:
+                parent.grad = 0.0
+
+    # --- operators and math: each is an Op from ops.py --------------------------------
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(other, self)
+    def __sub__(self, other): return sub(self, other)
+    def __rsub__(self, other): return sub(other, self)
+    def __mul__(self, other): return mul(self, other)
+    def __rmul__(self, other): return mul(other, self)
+    def __truediv__(self, other): return div(self, other)
+    def __rtruediv__(self, other): return div(other, self)
+    def __neg__(self): return neg(self)
+    def __pos__(self): return self
+    def __pow__(self, other): return power(self, other)
+    def __rpow__(self, other): return power(other, self)
+    def __abs__(self): return abs_(self)
+
+    def exp(self) -> "Value": return exp(self)
+    def log(self) -> "Value": return log(self)
+    def sqrt(self) -> "Value": return sqrt(self)
+    def tanh(self) -> "Value": return tanh(self)
+    def sigmoid(self) -> "Value": return sigmoid(self)
+    def relu(self) -> "Value": return relu(self)
+    def leaky_relu(self, slope: float = 0.01) -> "Value": return leaky_relu(self, slope)
+    def abs(self) -> "Value": return abs_(self)
+    def sin(self) -> "Value": return sin(self)
+    def cos(self) -> "Value": return cos(self)
+
+
+def topological_order(root: Value) -> List[Value]:
+    """The interior (non-leaf) nodes below `root`, each after all of its parents.
+
+    Iterative depth-first search with an explicit stack, so a graph a million nodes
+    deep cannot overflow Python's recursion limit. Leaves are left out: they have no
+    parents to visit and there can be hundreds of thousands of them (network weights).
+    """
+    if not root._parents:
+        return []
+    order: List[Value] = []
+    seen = {root}
+    stack = [(root, iter([p for p in root._parents if p._parents]))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append((parent, iter([p for p in parent._parents if p._parents])))
+                break
+        else:  # every parent is placed: now this node can be
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _backward_checked(order: List[Value]) -> None:
+    """backward() in anomaly mode: stop at the first non-finite gradient."""
+    for node in reversed(order):
+        g = node.grad
+        for i, (parent, d) in enumerate(zip(node._parents, node._partials)):
+            contribution = g * d
+            if not math.isfinite(contribution):
+                raise FloatingPointError(
+                    f"anomaly: non-finite gradient {contribution} flowing from node "
+                    f"{_name(node)} (op {node.op}, data {node.data!r}, grad {g!r}) to its "
+                    f"parent #{i} {_name(parent)} (data {parent.data!r}); local derivative "
+                    f"d {node.op}/d parent = {d!r}")
+            parent.grad += contribution
+
+
+def _backward_graph(order: List[Value]) -> None:
+    """backward(create_graph=True): the same chain rule, but with every local
+    derivative re-derived from the op's rule on Values, so the grads are Values
+    that remember how they depend on the inputs."""
+    for node in reversed(order):
+        g = node.grad
+        partials = node._op.derivatives(node, *node._parents)
+        for parent, d in zip(node._parents, partials):
+            parent.grad = parent.grad + g * d
+
+
+# --- modes -------------------------------------------------------------------------------
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside `with no_grad():` operations give plain leaf Values and record no graph
+    (for evaluation: it saves the memory and time of the graph)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Inside `with detect_anomaly():` backward() stops at the first inf or NaN
+    gradient and names the node and op that produced it."""
+    global _anomaly_mode
+    previous, _anomaly_mode = _anomaly_mode, True
+    try:
+        yield
+    finally:
+        _anomaly_mode = previous
+
+
+# --- numbers -------------------------------------------------------------------------------
+def as_float(x: object, where: str) -> float:
+    """`x` as a float, or a TypeError/ValueError that says what `x` was and where.
+
+    bool is refused on purpose: `x * (y > 0)` is almost always a bug in a
+    gradient computation; write `float(flag)` if you mean 0.0 or 1.0.
+    """
+    t = type(x)
+    if t is float:
+        value = x
+    elif t is int:
+        value = float(x)
+    elif t is bool:
+        raise TypeError(f"{where}: got bool {x!r}; microgrador does not treat True/False "
+                        f"as numbers, write float({x!r}) if you mean {float(x)!r}")
+    else:
+        try:
+            import numbers
+            if not isinstance(x, numbers.Real) or isinstance(x, bool):
+                raise TypeError
+            value = float(x)
+        except TypeError:
+            raise TypeError(f"{where}: expected a real number or a Value, got "
+                            f"{t.__name__} {x!r:.60}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: expected a finite number, got {value}")
+    return value
+
+
+def _data(x: object) -> float:
+    return x.data if isinstance(x, Value) else as_float(x, "comparison")
+
+
+def _name(node: Value) -> str:
+    return repr(node.label) if node.label else f"<{node.op or 'leaf'} node>"
+
+
+def _describe(values) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+# The operators above call these; ops.py in turn needs Value, so it is imported last.
+from .ops import (add, sub, mul, div, neg, power, exp, log, sqrt, tanh,  # noqa: E402
+                  sigmoid, relu, leaky_relu, sin, cos, abs as abs_)

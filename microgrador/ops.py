@@ -1,0 +1,396 @@
+"""The operations: each one's forward rule next to its derivative rule.
+
+An `Op` has two methods:
+
+    forward(*xs)          the result, from plain floats
+    derivatives(out, *xs) d(out)/d(xs[i]) for each input, written with ordinary
+                          arithmetic and the functions of this module
+
+`derivatives` runs on floats during the forward pass (cheap partials for
+backward) and, unchanged, on Values when `backward(create_graph=True)` or
+`microgrador.functional` needs derivatives of derivatives. So each rule is
+written exactly once. Every op also works on plain numbers: `exp(1.0)` is a float,
+`exp(Value(1.0))` is a Value.
+
+To add your own op, subclass `Op` the same way (see `Op`'s docstring) and check it
+with `microgrador.testing.gradcheck`.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from operator import attrgetter, mul as _mul
+from typing import List, Optional, Sequence, Union
+
+from .engine import Value, as_float
+
+Scalar = Union[float, Value]
+_data = attrgetter("data")
+_EXP_MAX = math.log(1.7976931348623157e308)   # exp(x) overflows a float above this
+
+
+class Op:
+    """An operation on scalars. Subclass it, set `name`, and write two rules:
+
+        class Cube(Op):
+            name = "cube"
+            def forward(self, x): return x ** 3
+            def derivatives(self, out, x): return (3 * x ** 2,)   # d x^3/dx = 3x^2
+
+        cube = Cube()
+        y = cube(Value(2.0))        # Value(data=8.0, ...); y.backward() gives 12.0
+
+    `derivatives` must use arithmetic operators and the functions of this module
+    (exp, log, cos, ...) rather than `math`, so that it also works on Values.
+    Raise ValueError in `forward` for inputs outside the op's domain.
+    """
+
+    name = "op"
+
+    def forward(self, *xs: float) -> float:
+        raise NotImplementedError
+
+    def derivatives(self, out, *xs) -> Sequence:
+        raise NotImplementedError
+
+    def __call__(self, *args) -> Scalar:
+        if not any(isinstance(a, Value) for a in args):
+            # plain numbers in, plain number out: no graph, same domain checks
+            out = self.forward(*[as_float(a, f"op {self.name!r}") for a in args])
+            if not math.isfinite(out):
+                raise OverflowError(f"{self.name}: the result is {out} for inputs "
+                                    f"{', '.join(map(repr, args))}")
+            return out
+        parents = tuple(a if isinstance(a, Value) else Value(as_float(a, f"op {self.name!r}"))
+                        for a in args)
+        xs = [p.data for p in parents]
+        out = self.forward(*xs)
+        return Value._from_op(self, out, parents, self.derivatives(out, *xs))
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+# --- arithmetic -------------------------------------------------------------------------
+class Add(Op):
+    name = "+"
+    def forward(self, a, b): return a + b
+    def derivatives(self, out, a, b): return (1.0, 1.0)
+
+
+class Sub(Op):
+    name = "-"
+    def forward(self, a, b): return a - b
+    def derivatives(self, out, a, b): return (1.0, -1.0)
+
+
+class Mul(Op):
+    name = "*"
+    def forward(self, a, b): return a * b
+    def derivatives(self, out, a, b): return (b, a)
+
+
+class Div(Op):
+    name = "/"
+    def forward(self, a, b):
+        if b == 0:
+            raise ZeroDivisionError(f"division a / b needs b != 0, got a = {a!r}, b = {b!r}")
+        return a / b
+    def derivatives(self, out, a, b): return (1 / b, -out / b)   # d(a/b)/db = -a/b^2
+
+
+class Neg(Op):
+    name = "neg"
+    def forward(self, x): return -x
+    def derivatives(self, out, x): return (-1.0,)
+
+
+class PowConst(Op):
+    """x ** n for a constant exponent n: d/dx = n x^(n-1)."""
+    name = "**"
+
+    def __init__(self, n: float) -> None:
+        self.n = n
+        self.name = f"**{n:g}"
+
+    def forward(self, x):
+        n = self.n
+        if x == 0 and n < 0:
+            raise ZeroDivisionError(f"x ** {n:g} needs x != 0 (0 to a negative power), got x = {x!r}")
+        if x == 0 and 0 < n < 1:
+            raise ValueError(f"x ** {n:g} at x = 0: the derivative {n:g} * x ** {n - 1:g} is infinite there")
+        if x < 0 and n != int(n):
+            raise ValueError(f"x ** {n:g} needs x >= 0 for a non-integer power, got x = {x!r}")
+        return x ** n
+
+    def derivatives(self, out, x):
+        n = self.n
+        return (n * x ** (n - 1) if n != 0 else 0.0,)
+
+
+class Pow(Op):
+    """a ** b with both sides in the graph: d/da = b a^(b-1), d/db = a^b ln a (so a > 0)."""
+    name = "pow"
+
+    def forward(self, a, b):
+        if a <= 0:
+            raise ValueError(f"a ** b with b a Value needs a > 0 (d/db = a**b * log(a)), got a = {a!r}")
+        return a ** b
+
+    def derivatives(self, out, a, b): return (b * out / a, out * log(a))
+
+
+# --- elementwise functions --------------------------------------------------------------
+class Exp(Op):
+    name = "exp"
+    def forward(self, x):
+        if x > _EXP_MAX:
+            raise OverflowError(f"exp(x) overflows for x > {_EXP_MAX:.2f}, got x = {x!r}")
+        return math.exp(x)
+    def derivatives(self, out, x): return (out,)                 # d e^x/dx = e^x
+
+
+class Log(Op):
+    name = "log"
+    def forward(self, x):
+        if x <= 0:
+            raise ValueError(f"log(x) needs x > 0, got x = {x!r}")
+        return math.log(x)
+    def derivatives(self, out, x): return (1 / x,)
+
+
+class Sqrt(Op):
+    name = "sqrt"
+    def forward(self, x):
+        if x <= 0:
+            raise ValueError(f"sqrt(x) needs x > 0 (its derivative 1/(2 sqrt x) is infinite at 0), got x = {x!r}")
+        return math.sqrt(x)
+    def derivatives(self, out, x): return (0.5 / out,)           # 1 / (2 sqrt x)
+
+
+class Tanh(Op):
+    name = "tanh"
+    def forward(self, x): return math.tanh(x)
+    def derivatives(self, out, x): return (1 - out * out,)       # 1 - tanh(x)^2
+
+
+class Sigmoid(Op):
+    name = "sigmoid"
+    def forward(self, x):
+        # two forms, so exp never overflows: for x < 0 use e^x / (1 + e^x)
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+    def derivatives(self, out, x): return (out * (1 - out),)     # s(x) (1 - s(x))
+
+
+class Relu(Op):
+    """max(0, x); the derivative at the kink x = 0 is taken as 0, as in PyTorch."""
+    name = "relu"
+    def forward(self, x): return x if x > 0 else 0.0
+    def derivatives(self, out, x): return (1.0 if x > 0 else 0.0,)
+
+
+class LeakyRelu(Op):
+    """x for x > 0, slope * x otherwise; derivative `slope` at x = 0, as in PyTorch."""
+    def __init__(self, slope: float = 0.01) -> None:
+        self.slope = slope
+        self.name = "leaky_relu" if slope == 0.01 else f"leaky_relu({slope:g})"
+    def forward(self, x): return x if x > 0 else self.slope * x
+    def derivatives(self, out, x): return (1.0 if x > 0 else self.slope,)
+
+
+class Abs(Op):
+    """|x|; the derivative at x = 0 is taken as 0 (sign(0) = 0, as in PyTorch)."""
+    name = "abs"
+    def forward(self, x): return builtins.abs(x)
+    def derivatives(self, out, x): return (1.0 if x > 0 else -1.0 if x < 0 else 0.0,)
+
+
+class Sin(Op):
+    name = "sin"
+    def forward(self, x): return math.sin(x)
+    def derivatives(self, out, x): return (cos(x),)
+
+
+class Cos(Op):
+    name = "cos"
+    def forward(self, x): return math.cos(x)
+    def derivatives(self, out, x): return (-sin(x),)
+
+
+# --- n-ary: one node with n parents -------------------------------------------------------
+class Sum(Op):
+    name = "sum"
+    def forward(self, *xs): return builtins.sum(xs)
+    def derivatives(self, out, *xs): return (1.0,) * len(xs)
+
+
+class LogSumExp(Op):
+    """log(sum_i e^x_i), computed as m + log(sum_i e^(x_i - m)) with m = max x, so
+    no exp overflows; d/dx_i = softmax(x)_i."""
+    name = "logsumexp"
+    def forward(self, *xs):
+        m = max(xs)
+        return m + math.log(builtins.sum([math.exp(x - m) for x in xs]))
+    def derivatives(self, out, *xs): return softmax(xs)
+
+
+class SoftmaxAt(Op):
+    """Output i of softmax: y_i = e^x_i / sum_j e^x_j; d y_i/d x_j = y_i (delta_ij - y_j)."""
+    def __init__(self, i: int) -> None:
+        self.i = i
+        self.name = f"softmax[{i}]"
+    def forward(self, *xs):
+        m = max(xs)
+        return math.exp(xs[self.i] - m) / builtins.sum([math.exp(x - m) for x in xs])
+    def derivatives(self, out, *xs):
+        ys = softmax(xs)
+        return [out * ((1.0 if j == self.i else 0.0) - y) for j, y in enumerate(ys)]
+
+
+class LogSoftmaxAt(Op):
+    """Output i of log_softmax: x_i - logsumexp(x); d/dx_j = delta_ij - softmax(x)_j."""
+    def __init__(self, i: int) -> None:
+        self.i = i
+        self.name = f"log_softmax[{i}]"
+    def forward(self, *xs): return xs[self.i] - LOGSUMEXP.forward(*xs)
+    def derivatives(self, out, *xs):
+        return [(1.0 if j == self.i else 0.0) - y for j, y in enumerate(softmax(xs))]
+
+
+class CrossEntropy(Op):
+    """-log softmax(x)_t = logsumexp(x) - x_t; d/dx_i = softmax(x)_i - [i = t]."""
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.name = f"cross_entropy[target={target}]"
+    def forward(self, *xs): return LOGSUMEXP.forward(*xs) - xs[self.target]
+    def derivatives(self, out, *xs):
+        return [y - (1.0 if i == self.target else 0.0) for i, y in enumerate(softmax(xs))]
+
+
+class Dot(Op):
+    """sum_i a_i b_i (+ bias) as one node. With b constant (e.g. input pixels) only
+    the a_i are parents and d/da_i = b_i; with both in the graph d/da_i = b_i and
+    d/db_i = a_i. A bias, if any, is the last parent, with derivative 1.
+
+    One Dot with constants serves a whole layer: every neuron of the layer sees the
+    same inputs, so the constants and the partials tuple are shared, not copied."""
+    name = "dot"
+
+    def __init__(self, n: int, consts: Optional[tuple] = None, bias: bool = False) -> None:
+        self.n, self.consts, self.bias = n, consts, bias
+        if consts is not None:
+            self._const_partials = consts + (1.0,) if bias else consts
+
+    def forward(self, *xs):
+        n = self.n
+        if self.consts is not None:
+            s = builtins.sum(map(_mul, xs, self.consts))   # map stops after the n weights
+        else:
+            s = builtins.sum(map(_mul, xs[:n], xs[n:2 * n]))
+        return s + xs[-1] if self.bias else s
+
+    def derivatives(self, out, *xs):
+        if self.consts is not None:
+            return self._const_partials
+        n = self.n
+        d = tuple(xs[n:2 * n]) + tuple(xs[:n])
+        return d + (1.0,) if self.bias else d
+
+
+# One shared instance per parameter-free op; the functions below are these instances.
+add, sub, mul, div, neg, pow = Add(), Sub(), Mul(), Div(), Neg(), Pow()
+exp, log, sqrt, tanh, sigmoid = Exp(), Log(), Sqrt(), Tanh(), Sigmoid()
+relu, abs, sin, cos = Relu(), Abs(), Sin(), Cos()
+SUM, LOGSUMEXP = Sum(), LogSumExp()
+
+
+def leaky_relu(x: Scalar, slope: float = 0.01) -> Scalar:
+    """x if x > 0 else slope * x."""
+    return LeakyRelu(slope)(x)
+
+
+def power(x: Scalar, n: Scalar) -> Scalar:
+    """x ** n: a constant exponent gives one parent, a Value exponent two (then x > 0)."""
+    if isinstance(n, Value):
+        return pow(x, n)
+    return PowConst(as_float(n, "x ** n (the exponent)"))(x)
+
+
+# --- helpers on lists -----------------------------------------------------------------------
+def _check_list(xs: Sequence, what: str) -> None:
+    if isinstance(xs, (Value, str, bytes)) or not hasattr(xs, "__len__"):
+        raise TypeError(f"{what} takes a list of numbers or Values, got {type(xs).__name__}")
+    if len(xs) == 0:
+        raise ValueError(f"{what} of an empty list is undefined")
+
+
+def sum(values: Sequence[Scalar]) -> Scalar:  # noqa: A001 - mirrors torch.sum / jnp.sum
+    """The sum of many Values as ONE node (not a chain of n - 1 additions)."""
+    _check_list(values, "sum")
+    return SUM(*values)
+
+
+def logsumexp(xs: Sequence[Scalar]) -> Scalar:
+    """log(sum_i e^x_i), stable for large |x_i|."""
+    _check_list(xs, "logsumexp")
+    return LOGSUMEXP(*xs)
+
+
+def softmax(xs: Sequence[Scalar]) -> List[Scalar]:
+    """e^x_i / sum_j e^x_j for each i, stable for large |x_i| (the max is subtracted)."""
+    _check_list(xs, "softmax")
+    if any(isinstance(x, Value) for x in xs):
+        return [SoftmaxAt(i)(*xs) for i in range(len(xs))]
+    xs = [as_float(x, "softmax") for x in xs]
+    m = max(xs)
+    es = [math.exp(x - m) for x in xs]
+    total = builtins.sum(es)
+    return [e / total for e in es]
+
+
+def log_softmax(xs: Sequence[Scalar]) -> List[Scalar]:
+    """x_i - logsumexp(x) for each i: the log-probabilities, stable."""
+    _check_list(xs, "log_softmax")
+    return [LogSoftmaxAt(i)(*xs) for i in range(len(xs))]
+
+
+def cross_entropy(logits: Sequence[Scalar], target: int) -> Scalar:
+    """-log softmax(logits)[target] as one node; d/d logit_i = softmax_i - [i = target]."""
+    _check_list(logits, "cross_entropy")
+    if type(target) is not int or not 0 <= target < len(logits):
+        raise ValueError(f"cross_entropy: target must be a class index in 0..{len(logits) - 1}, "
+                         f"got {target!r}")
+    return CrossEntropy(target)(*logits)
+
+
+def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None) -> Scalar:
+    """sum_i a_i * b_i (+ bias) as ONE node. Plain numbers in `b` (inputs, pixels)
+    are constants, not graph nodes: only the Values are parents."""
+    _check_list(a, "dot")
+    if not hasattr(b, "__len__") or len(a) != len(b):
+        raise ValueError(f"dot: the two lists must have the same length, got {len(a)} "
+                         f"and {len(b) if hasattr(b, '__len__') else type(b).__name__}")
+    if bias is not None and not isinstance(bias, Value):
+        bias = Value(as_float(bias, "dot(bias)"))
+    for values, numbers in ((a, b), (b, a)):
+        if set(map(type, numbers)) <= {float, int} and all(isinstance(v, Value) for v in values):
+            parents = tuple(values) if bias is None else (*values, bias)
+            return dot_constants(Dot(len(a), tuple(map(float, numbers)), bias is not None), parents)
+    # general case: everything is (made) a Value
+    parents = [v if isinstance(v, Value) else Value(as_float(v, "dot")) for v in list(a) + list(b)]
+    if bias is not None:
+        parents.append(bias)
+    return Dot(len(a), None, bias is not None)(*parents)
+
+
+def dot_constants(op: Dot, parents: tuple) -> Value:
+    """The hot path of every neuron: `parents` = (w_1, ..., w_n[, bias]) as a tuple of
+    Values, times the constants of `op` (made once per layer with Dot(n, consts,
+    bias=...)). No checks and no copies: the caller guarantees the types, and a
+    Neuron keeps its parameters in exactly this tuple."""
+    xs = [p.data for p in parents]
+    out = op.forward(*xs)
+    return Value._from_op(op, out, parents, op.derivatives(out, *xs))
