@@ -11,12 +11,14 @@ The operations themselves (add, tanh, softmax, ...) live in `ops.py`, each one a
 """
 from __future__ import annotations
 
+import gc
 import math
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence, Tuple, Union
 
 Number = Union[int, float]
 
+_new_value = object.__new__   # makes a Value without running __init__'s checks
 _grad_enabled = True      # flipped by no_grad()
 _anomaly_mode = False     # flipped by detect_anomaly()
 
@@ -38,20 +40,23 @@ class Value:
         self._partials: Sequence[float] = ()      # d(self)/d(parent), one per parent
         self._op = None                           # the Op that made it; None for a leaf
 
-    @classmethod
-    def _from_op(cls, op, data: float, parents: Tuple["Value", ...], partials: Sequence[float]) -> "Value":
+    @staticmethod
+    def _from_op(op, data: float, parents: Tuple["Value", ...], partials: Sequence[float]) -> "Value":
         """Make the result of `op` (used by Op.__call__ and the n-ary helpers)."""
         if not math.isfinite(data):
             raise OverflowError(f"{op.name}: the result is {data} for inputs "
                                 f"{_describe(p.data for p in parents)}")
-        out = cls.__new__(cls)
+        out = _new_value(Value)
         out.data = data
         out.grad = 0.0
         out.label = ""
         if _grad_enabled:
-            out._parents, out._partials, out._op = parents, partials, op
+            out._parents = parents
+            out._partials = partials
+            out._op = op
         else:  # no_grad(): the result is a plain leaf, so no graph is kept alive
-            out._parents, out._partials, out._op = (), (), None
+            out._parents = out._partials = ()
+            out._op = None
         return out
 
     # --- inspection, for drawings and teaching -------------------------------------
@@ -108,23 +113,27 @@ class Value:
         gradient of this call only. With create_graph=True the grads are Values
         themselves, so you can call backward() on them for higher derivatives.
         """
-        order = topological_order(self)
-        for node in order:            # interior nodes: fresh gradients for this call
-            node.grad = 0.0
-        if create_graph:
-            self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad, "1")
-            _backward_graph(order)
-            return
-        self.grad = self.grad + as_float(grad, "backward(grad)") if self.is_leaf else float(grad)
-        if _anomaly_mode:
-            _backward_checked(order)
-            return
-        for node in reversed(order):
-            g = node.grad
-            if g == 0.0:
-                continue  # nothing to pass on: skipping is exact and saves work
-            for parent, d in zip(node._parents, node._partials):
-                parent.grad += g * d
+        grad = as_float(grad, "backward(grad)")
+        # The walk makes no reference cycles, so the cyclic garbage collector has
+        # nothing to find; paused, it does not re-scan the whole graph for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            order = topological_order(self)
+            for node in order:            # interior nodes: fresh gradients for this call
+                node.grad = 0.0
+            if create_graph:
+                self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad)
+                _backward_graph(order)
+            elif _anomaly_mode:
+                self.grad = self.grad + grad if self.is_leaf else grad
+                _backward_checked(order)
+            else:
+                self.grad = self.grad + grad if self.is_leaf else grad
+                _backward(order)
+        finally:
+            if collecting:
+                gc.enable()
 
     def zero_grad(self) -> None:
         """Set `.grad` to 0 on this Value and everything it was computed from."""
@@ -184,6 +193,16 @@ def topological_order(root: Value) -> List[Value]:
             stack.pop()
             order.append(node)
     return order
+
+
+def _backward(order: List[Value]) -> None:
+    """The chain rule, node by node from the output: parent.grad += grad * d node/d parent."""
+    for node in reversed(order):
+        g = node.grad
+        if g == 0.0:
+            continue  # nothing to pass on: skipping is exact and saves work
+        for parent, d in zip(node._parents, node._partials):
+            parent.grad += g * d
 
 
 def _backward_checked(order: List[Value]) -> None:
@@ -278,8 +297,10 @@ def _name(node: Value) -> str:
     return repr(node.label) if node.label else f"<{node.op or 'leaf'} node>"
 
 
-def _describe(values) -> str:
-    return ", ".join(repr(v) for v in values)
+def _describe(values, limit: int = 6) -> str:
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
 # The operators above call these; ops.py in turn needs Value, so it is imported last.

@@ -29,6 +29,14 @@ _data = attrgetter("data")
 _EXP_MAX = math.log(1.7976931348623157e308)   # exp(x) overflows a float above this
 
 
+def _constant(x: object, op_name: str) -> Value:
+    """A plain number used in an op, as a leaf Value (so drawings show it)."""
+    leaf = Value.__new__(Value)
+    leaf.data = x if type(x) is float else as_float(x, f"op {op_name!r}")
+    leaf.grad, leaf.label, leaf._parents, leaf._partials, leaf._op = 0.0, "", (), (), None
+    return leaf
+
+
 class Op:
     """An operation on scalars. Subclass it, set `name`, and write two rules:
 
@@ -54,6 +62,14 @@ class Op:
         raise NotImplementedError
 
     def __call__(self, *args) -> Scalar:
+        for a in args:
+            if not isinstance(a, Value):
+                return self._call_mixed(args)
+        xs = [a.data for a in args]          # the common case: Values only
+        out = self.forward(*xs)
+        return Value._from_op(self, out, args, self.derivatives(out, *xs))
+
+    def _call_mixed(self, args: tuple) -> Scalar:
         if not any(isinstance(a, Value) for a in args):
             # plain numbers in, plain number out: no graph, same domain checks
             out = self.forward(*[as_float(a, f"op {self.name!r}") for a in args])
@@ -61,8 +77,8 @@ class Op:
                 raise OverflowError(f"{self.name}: the result is {out} for inputs "
                                     f"{', '.join(map(repr, args))}")
             return out
-        parents = tuple(a if isinstance(a, Value) else Value(as_float(a, f"op {self.name!r}"))
-                        for a in args)
+        # plain numbers next to Values become constant leaves of the graph
+        parents = tuple([a if isinstance(a, Value) else _constant(a, self.name) for a in args])
         xs = [p.data for p in parents]
         out = self.forward(*xs)
         return Value._from_op(self, out, parents, self.derivatives(out, *xs))
@@ -373,17 +389,16 @@ def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None)
     if not hasattr(b, "__len__") or len(a) != len(b):
         raise ValueError(f"dot: the two lists must have the same length, got {len(a)} "
                          f"and {len(b) if hasattr(b, '__len__') else type(b).__name__}")
-    if bias is not None and not isinstance(bias, Value):
-        bias = Value(as_float(bias, "dot(bias)"))
     for values, numbers in ((a, b), (b, a)):
         if set(map(type, numbers)) <= {float, int} and all(isinstance(v, Value) for v in values):
+            if bias is not None and not isinstance(bias, Value):
+                bias = Value(as_float(bias, "dot(bias)"))
             parents = tuple(values) if bias is None else (*values, bias)
             return dot_constants(Dot(len(a), tuple(map(float, numbers)), bias is not None), parents)
-    # general case: everything is (made) a Value
-    parents = [v if isinstance(v, Value) else Value(as_float(v, "dot")) for v in list(a) + list(b)]
-    if bias is not None:
-        parents.append(bias)
-    return Dot(len(a), None, bias is not None)(*parents)
+    # general case: Values on both sides (plain numbers among them become constant
+    # leaves), or plain numbers only, which give a plain number
+    args = [*a, *b] if bias is None else [*a, *b, bias]
+    return Dot(len(a), None, bias is not None)(*args)
 
 
 def dot_constants(op: Dot, parents: tuple) -> Value:
