@@ -12,12 +12,16 @@ The operations themselves (add, tanh, softmax, ...) live in `ops.py`, each one a
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Iterator, List, Sequence, Tuple, Union
 
 Number = Union[int, float]
 
+_next_index = itertools.count(1).__next__   # creation order of interior nodes
+_creation_index = attrgetter("_index")
 _new_value = object.__new__   # makes a Value without running __init__'s checks
 _grad_enabled = True      # flipped by no_grad()
 _anomaly_mode = False     # flipped by detect_anomaly()
@@ -30,7 +34,7 @@ class Value:
     4.0
     """
 
-    __slots__ = ("data", "grad", "label", "_parents", "_partials", "_op")
+    __slots__ = ("data", "grad", "label", "_parents", "_partials", "_op", "_index")
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = as_float(data, "Value(data)")
@@ -39,6 +43,7 @@ class Value:
         self._parents: Tuple[Value, ...] = ()     # the Values this one was computed from
         self._partials: Sequence[float] = ()      # d(self)/d(parent), one per parent
         self._op = None                           # the Op that made it; None for a leaf
+        self._index = 0                           # when it was made (see topological_order)
 
     @staticmethod
     def _from_op(op, data: float, parents: Tuple["Value", ...], partials: Sequence[float]) -> "Value":
@@ -54,9 +59,11 @@ class Value:
             out._parents = parents
             out._partials = partials
             out._op = op
+            out._index = _next_index()
         else:  # no_grad(): the result is a plain leaf, so no graph is kept alive
             out._parents = out._partials = ()
             out._op = None
+            out._index = 0
         return out
 
     # --- inspection, for drawings and teaching -------------------------------------
@@ -173,26 +180,21 @@ class Value:
 def topological_order(root: Value) -> List[Value]:
     """The interior (non-leaf) nodes below `root`, each after all of its parents.
 
-    Iterative depth-first search with an explicit stack, so a graph a million nodes
-    deep cannot overflow Python's recursion limit. Leaves are left out: they have no
-    parents to visit and there can be hundreds of thousands of them (network weights).
+    A node is always made after its parents, so the order of creation is already a
+    topological order: find the nodes (an explicit stack, no recursion, so a graph
+    a million nodes deep is fine) and sort them by when they were made. Leaves are
+    left out: there is nothing to do for them but receive gradients.
     """
     if not root._parents:
         return []
-    order: List[Value] = []
-    seen = {root}
-    stack = [(root, iter([p for p in root._parents if p._parents]))]
+    found = {root}
+    stack = [root]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append((parent, iter([p for p in parent._parents if p._parents])))
-                break
-        else:  # every parent is placed: now this node can be
-            stack.pop()
-            order.append(node)
-    return order
+        for parent in stack.pop()._parents:
+            if parent._parents and parent not in found:
+                found.add(parent)
+                stack.append(parent)
+    return sorted(found, key=_creation_index)
 
 
 def _backward(order: List[Value]) -> None:

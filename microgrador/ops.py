@@ -26,6 +26,7 @@ from .engine import Value, as_float
 
 Scalar = Union[float, Value]
 _data = attrgetter("data")
+_make = Value._from_op
 _EXP_MAX = math.log(1.7976931348623157e308)   # exp(x) overflows a float above this
 
 
@@ -33,7 +34,7 @@ def _constant(x: object, op_name: str) -> Value:
     """A plain number used in an op, as a leaf Value (so drawings show it)."""
     leaf = Value.__new__(Value)
     leaf.data = x if type(x) is float else as_float(x, f"op {op_name!r}")
-    leaf.grad, leaf.label, leaf._parents, leaf._partials, leaf._op = 0.0, "", (), (), None
+    leaf.grad, leaf.label, leaf._parents, leaf._partials, leaf._op, leaf._index = 0.0, "", (), (), None, 0
     return leaf
 
 
@@ -67,7 +68,7 @@ class Op:
                 return self._call_mixed(args)
         xs = [a.data for a in args]          # the common case: Values only
         out = self.forward(*xs)
-        return Value._from_op(self, out, args, self.derivatives(out, *xs))
+        return _make(self, out, args, self.derivatives(out, *xs))
 
     def _call_mixed(self, args: tuple) -> Scalar:
         if not any(isinstance(a, Value) for a in args):
@@ -81,32 +82,59 @@ class Op:
         parents = tuple([a if isinstance(a, Value) else _constant(a, self.name) for a in args])
         xs = [p.data for p in parents]
         out = self.forward(*xs)
-        return Value._from_op(self, out, parents, self.derivatives(out, *xs))
+        return _make(self, out, parents, self.derivatives(out, *xs))
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 
 
+class UnaryOp(Op):
+    """An Op of one input. Only the calling is specialised, for speed (these are the
+    most common nodes); the two rules are written exactly as for Op."""
+
+    def __call__(self, x):
+        if isinstance(x, Value):
+            d = x.data
+            out = self.forward(d)
+            return _make(self, out, (x,), self.derivatives(out, d))
+        return Op.__call__(self, x)
+
+
+class BinaryOp(Op):
+    """An Op of two inputs, with a plain number on either side made a constant leaf."""
+
+    def __call__(self, a, b):
+        if not isinstance(a, Value):
+            if not isinstance(b, Value):
+                return Op.__call__(self, a, b)          # two plain numbers
+            a = _constant(a, self.name)
+        elif not isinstance(b, Value):
+            b = _constant(b, self.name)
+        da, db = a.data, b.data
+        out = self.forward(da, db)
+        return _make(self, out, (a, b), self.derivatives(out, da, db))
+
+
 # --- arithmetic -------------------------------------------------------------------------
-class Add(Op):
+class Add(BinaryOp):
     name = "+"
     def forward(self, a, b): return a + b
     def derivatives(self, out, a, b): return (1.0, 1.0)
 
 
-class Sub(Op):
+class Sub(BinaryOp):
     name = "-"
     def forward(self, a, b): return a - b
     def derivatives(self, out, a, b): return (1.0, -1.0)
 
 
-class Mul(Op):
+class Mul(BinaryOp):
     name = "*"
     def forward(self, a, b): return a * b
     def derivatives(self, out, a, b): return (b, a)
 
 
-class Div(Op):
+class Div(BinaryOp):
     name = "/"
     def forward(self, a, b):
         if b == 0:
@@ -115,13 +143,13 @@ class Div(Op):
     def derivatives(self, out, a, b): return (1 / b, -out / b)   # d(a/b)/db = -a/b^2
 
 
-class Neg(Op):
+class Neg(UnaryOp):
     name = "neg"
     def forward(self, x): return -x
     def derivatives(self, out, x): return (-1.0,)
 
 
-class PowConst(Op):
+class PowConst(UnaryOp):
     """x ** n for a constant exponent n: d/dx = n x^(n-1)."""
     name = "**"
 
@@ -144,7 +172,7 @@ class PowConst(Op):
         return (n * x ** (n - 1) if n != 0 else 0.0,)
 
 
-class Pow(Op):
+class Pow(BinaryOp):
     """a ** b with both sides in the graph: d/da = b a^(b-1), d/db = a^b ln a (so a > 0)."""
     name = "pow"
 
@@ -157,7 +185,7 @@ class Pow(Op):
 
 
 # --- elementwise functions --------------------------------------------------------------
-class Exp(Op):
+class Exp(UnaryOp):
     name = "exp"
     def forward(self, x):
         if x > _EXP_MAX:
@@ -166,7 +194,7 @@ class Exp(Op):
     def derivatives(self, out, x): return (out,)                 # d e^x/dx = e^x
 
 
-class Log(Op):
+class Log(UnaryOp):
     name = "log"
     def forward(self, x):
         if x <= 0:
@@ -175,7 +203,7 @@ class Log(Op):
     def derivatives(self, out, x): return (1 / x,)
 
 
-class Sqrt(Op):
+class Sqrt(UnaryOp):
     name = "sqrt"
     def forward(self, x):
         if x <= 0:
@@ -184,13 +212,13 @@ class Sqrt(Op):
     def derivatives(self, out, x): return (0.5 / out,)           # 1 / (2 sqrt x)
 
 
-class Tanh(Op):
+class Tanh(UnaryOp):
     name = "tanh"
     def forward(self, x): return math.tanh(x)
     def derivatives(self, out, x): return (1 - out * out,)       # 1 - tanh(x)^2
 
 
-class Sigmoid(Op):
+class Sigmoid(UnaryOp):
     name = "sigmoid"
     def forward(self, x):
         # two forms, so exp never overflows: for x < 0 use e^x / (1 + e^x)
@@ -201,14 +229,14 @@ class Sigmoid(Op):
     def derivatives(self, out, x): return (out * (1 - out),)     # s(x) (1 - s(x))
 
 
-class Relu(Op):
+class Relu(UnaryOp):
     """max(0, x); the derivative at the kink x = 0 is taken as 0, as in PyTorch."""
     name = "relu"
     def forward(self, x): return x if x > 0 else 0.0
     def derivatives(self, out, x): return (1.0 if x > 0 else 0.0,)
 
 
-class LeakyRelu(Op):
+class LeakyRelu(UnaryOp):
     """x for x > 0, slope * x otherwise; derivative `slope` at x = 0, as in PyTorch."""
     def __init__(self, slope: float = 0.01) -> None:
         self.slope = slope
@@ -217,20 +245,20 @@ class LeakyRelu(Op):
     def derivatives(self, out, x): return (1.0 if x > 0 else self.slope,)
 
 
-class Abs(Op):
+class Abs(UnaryOp):
     """|x|; the derivative at x = 0 is taken as 0 (sign(0) = 0, as in PyTorch)."""
     name = "abs"
     def forward(self, x): return builtins.abs(x)
     def derivatives(self, out, x): return (1.0 if x > 0 else -1.0 if x < 0 else 0.0,)
 
 
-class Sin(Op):
+class Sin(UnaryOp):
     name = "sin"
     def forward(self, x): return math.sin(x)
     def derivatives(self, out, x): return (cos(x),)
 
 
-class Cos(Op):
+class Cos(UnaryOp):
     name = "cos"
     def forward(self, x): return math.cos(x)
     def derivatives(self, out, x): return (-sin(x),)
@@ -250,7 +278,7 @@ class LogSumExp(Op):
     def forward(self, *xs):
         m = max(xs)
         return m + math.log(builtins.sum([math.exp(x - m) for x in xs]))
-    def derivatives(self, out, *xs): return softmax(xs)
+    def derivatives(self, out, *xs): return _softmax(xs)
 
 
 class SoftmaxAt(Op):
@@ -262,7 +290,7 @@ class SoftmaxAt(Op):
         m = max(xs)
         return math.exp(xs[self.i] - m) / builtins.sum([math.exp(x - m) for x in xs])
     def derivatives(self, out, *xs):
-        ys = softmax(xs)
+        ys = _softmax(xs)
         return [out * ((1.0 if j == self.i else 0.0) - y) for j, y in enumerate(ys)]
 
 
@@ -273,7 +301,7 @@ class LogSoftmaxAt(Op):
         self.name = f"log_softmax[{i}]"
     def forward(self, *xs): return xs[self.i] - LOGSUMEXP.forward(*xs)
     def derivatives(self, out, *xs):
-        return [(1.0 if j == self.i else 0.0) - y for j, y in enumerate(softmax(xs))]
+        return [(1.0 if j == self.i else 0.0) - y for j, y in enumerate(_softmax(xs))]
 
 
 class CrossEntropy(Op):
@@ -283,7 +311,7 @@ class CrossEntropy(Op):
         self.name = f"cross_entropy[target={target}]"
     def forward(self, *xs): return LOGSUMEXP.forward(*xs) - xs[self.target]
     def derivatives(self, out, *xs):
-        return [y - (1.0 if i == self.target else 0.0) for i, y in enumerate(softmax(xs))]
+        return [y - (1.0 if i == self.target else 0.0) for i, y in enumerate(_softmax(xs))]
 
 
 class Dot(Op):
@@ -358,9 +386,16 @@ def logsumexp(xs: Sequence[Scalar]) -> Scalar:
 def softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """e^x_i / sum_j e^x_j for each i, stable for large |x_i| (the max is subtracted)."""
     _check_list(xs, "softmax")
-    if any(isinstance(x, Value) for x in xs):
-        return [SoftmaxAt(i)(*xs) for i in range(len(xs))]
-    xs = [as_float(x, "softmax") for x in xs]
+    if not any(isinstance(x, Value) for x in xs):
+        xs = [as_float(x, "softmax") for x in xs]
+    return _softmax(xs)
+
+
+def _softmax(xs: Sequence[Scalar]) -> List[Scalar]:
+    """softmax without the checks, for the derivative rules: floats or Values."""
+    for x in xs:
+        if isinstance(x, Value):
+            return [SoftmaxAt(i)(*xs) for i in range(len(xs))]
     m = max(xs)
     es = [math.exp(x - m) for x in xs]
     total = builtins.sum(es)
@@ -382,6 +417,10 @@ def cross_entropy(logits: Sequence[Scalar], target: int) -> Scalar:
     return CrossEntropy(target)(*logits)
 
 
+_NUMBERS = {float, int}
+_VALUES = {Value}
+
+
 def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None) -> Scalar:
     """sum_i a_i * b_i (+ bias) as ONE node. Plain numbers in `b` (inputs, pixels)
     are constants, not graph nodes: only the Values are parents."""
@@ -389,23 +428,33 @@ def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None)
     if not hasattr(b, "__len__") or len(a) != len(b):
         raise ValueError(f"dot: the two lists must have the same length, got {len(a)} "
                          f"and {len(b) if hasattr(b, '__len__') else type(b).__name__}")
-    for values, numbers in ((a, b), (b, a)):
-        if set(map(type, numbers)) <= {float, int} and all(isinstance(v, Value) for v in values):
-            if bias is not None and not isinstance(bias, Value):
-                bias = Value(as_float(bias, "dot(bias)"))
-            parents = tuple(values) if bias is None else (*values, bias)
-            return dot_constants(Dot(len(a), tuple(map(float, numbers)), bias is not None), parents)
-    # general case: Values on both sides (plain numbers among them become constant
-    # leaves), or plain numbers only, which give a plain number
-    args = [*a, *b] if bias is None else [*a, *b, bias]
-    return Dot(len(a), None, bias is not None)(*args)
+    if bias is not None and not isinstance(bias, Value):
+        if not (set(map(type, a)) | set(map(type, b))) & _VALUES:
+            bias = as_float(bias, "dot(bias)")      # numbers only: a plain number
+        else:
+            bias = _constant(bias, "dot(bias)")
+    kinds_a, kinds_b = set(map(type, a)), set(map(type, b))
+    if kinds_a == _VALUES and kinds_b <= _NUMBERS:
+        op, parents = Dot(len(a), tuple(map(float, b)), bias is not None), (*a,)
+    elif kinds_b == _VALUES and kinds_a <= _NUMBERS:
+        op, parents = Dot(len(a), tuple(map(float, a)), bias is not None), (*b,)
+    else:
+        # Values on both sides (numbers among them become constant leaves),
+        # or numbers only, which give a plain number
+        args = [*a, *b] if bias is None else [*a, *b, bias]
+        if kinds_a | kinds_b != _VALUES:
+            return Dot(len(a), None, bias is not None)(*args)
+        op, parents = Dot(len(a), None, bias is not None), (*a, *b)
+    return apply(op, parents if bias is None else (*parents, bias))
 
 
-def dot_constants(op: Dot, parents: tuple) -> Value:
-    """The hot path of every neuron: `parents` = (w_1, ..., w_n[, bias]) as a tuple of
-    Values, times the constants of `op` (made once per layer with Dot(n, consts,
-    bias=...)). No checks and no copies: the caller guarantees the types, and a
-    Neuron keeps its parameters in exactly this tuple."""
+def apply(op: Op, parents: tuple) -> Value:
+    """`op` applied to a tuple of Values, with no checks and no copies: the hot path
+    of every neuron. A layer makes one Dot(n, inputs, bias=True) and applies it to
+    each neuron's parameter tuple (w_1, ..., w_n, b)."""
     xs = [p.data for p in parents]
     out = op.forward(*xs)
-    return Value._from_op(op, out, parents, op.derivatives(out, *xs))
+    return _make(op, out, parents, op.derivatives(out, *xs))
+
+
+dot_constants = apply   # the first name of `apply`, still used by the nn layer
