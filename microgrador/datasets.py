@@ -1,0 +1,598 @@
+"""MNIST and FashionMNIST in pure Python: read IDX files, download them, split them.
+
+    >>> from microgrador.datasets import load_mnist
+    >>> train, evaluation, info = load_mnist(subset=True)
+    >>> len(train), len(evaluation), info["evaluation_split"]
+    (1500, 500, 'validation')
+    >>> pixels, label = train[0]      # 784 floats in [0, 1] and an int in 0..9
+
+Images stay as one `bytes` object of rows*cols grey levels each (784 bytes for MNIST), so
+the 60,000 training images take about 50 MB; a sample becomes a list of floats only when
+it is used. Only the standard library is needed (tqdm, if installed, draws download bars).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import math
+import operator
+import os
+import struct
+import sys
+import tempfile
+import urllib.request
+import zlib
+from typing import Dict, List, Optional, Tuple
+
+__all__ = ["DataError", "ImageSet", "read_idx", "load_mnist", "default_data_dir", "download",
+           "verify_uncompressed", "MIRRORS", "MD5", "MNIST_SHA256"]
+
+
+class DataError(ValueError):
+    """A data file is missing, truncated or corrupt, or could not be downloaded."""
+
+
+# --- the datasets -----------------------------------------------------------------------
+
+TITLES = {"mnist": "MNIST", "fashion": "FashionMNIST"}
+NUM_CLASSES = 10
+
+# The four files, without their ".gz"; both datasets use the same names.
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+TRAIN_LABELS = "train-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+TEST_LABELS = "t10k-labels-idx1-ubyte"
+FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+# Public mirrors, tried in order. yann.lecun.com is last because it often refuses robots now.
+MIRRORS = {
+    "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+              "http://yann.lecun.com/exdb/mnist/"],
+    "fashion": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+}
+
+# MD5 of the published .gz files, as listed by torchvision (datasets/mnist.py, `resources`).
+# MD5 is weak against attackers, but these published sums are what identifies the files.
+MD5 = {
+    "mnist": {
+        TRAIN_IMAGES + ".gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        TRAIN_LABELS + ".gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        TEST_IMAGES + ".gz": "9fb629c4189551a2d022fa330f9573f3",
+        TEST_LABELS + ".gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion": {
+        TRAIN_IMAGES + ".gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        TRAIN_LABELS + ".gz": "25c81989df183df01b3e8a0aad5dffbe",
+        TEST_IMAGES + ".gz": "bef4ecab320f06d8554ea6380940ec79",
+        TEST_LABELS + ".gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+# SHA-256 of the UNCOMPRESSED MNIST files. Downloads are checked with the .gz MD5s above,
+# which is enough; these sums identify the content however it was (re)compressed, so a
+# copy from anywhere can be checked with verify_uncompressed(folder).
+MNIST_SHA256 = {
+    TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+# The course's split: the last 5,000 of the 60,000 training images are the validation set.
+VALIDATION_SIZE = 5000
+
+# The small MNIST subset shipped inside the package (see data/README.md).
+SUBSET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+SUBSET_PREFIX = "mnist-subset-"
+
+_CHUNK = 1 << 20          # read and download 1 MiB at a time
+_TIMEOUT = 30             # seconds without an answer before a mirror counts as unreachable
+
+
+# --- reading IDX files ------------------------------------------------------------------
+# IDX (http://yann.lecun.com/exdb/mnist/) is a big-endian header: two zero bytes, a data
+# type (0x08 = unsigned byte), the number of dimensions, one 32-bit size per dimension;
+# then the values, last dimension fastest. Images: magic 2051 = 0x00000803, sizes
+# (count, rows, cols). Labels: magic 2049 = 0x00000801, size (count).
+
+IMAGES_MAGIC = 2051
+LABELS_MAGIC = 2049
+_GZIP_MAGIC = b"\x1f\x8b"
+_TYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
+               0x0D: "float", 0x0E: "double"}
+
+
+class _IdxReader:
+    """An open IDX file (gzip or raw) whose header is read and checked; the data is read on demand."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.fspath(path)
+        self.name = os.path.basename(self.path)
+        self._file = open(self.path, "rb")
+        try:
+            # gzip or not is decided by the content, not by the file name.
+            self.compressed = self._file.read(2) == _GZIP_MAGIC
+            self._file.seek(0)
+            self._stream = gzip.GzipFile(fileobj=self._file, mode="rb") if self.compressed else self._file
+            self.offset = 0      # bytes of IDX content consumed so far (decompressed, for gzip)
+            self._read_header()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def __enter__(self) -> "_IdxReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._stream is not self._file:
+            self._stream.close()     # closing a GzipFile leaves the file it reads from open
+        self._file.close()
+
+    def error(self, message: str) -> DataError:
+        return DataError(f"{self.name}: {message}")
+
+    def _ends_at(self) -> str:
+        content = "decompressed data" if self.compressed else "file"
+        return f"{content} ends at byte offset {self.offset}"
+
+    def _read(self, n: int) -> bytes:
+        """Read up to n bytes, fewer only at the end of the data."""
+        parts = []
+        while n > 0:
+            try:
+                # Bounded chunks: a corrupt header must not make us allocate gigabytes at once.
+                chunk = self._stream.read(min(n, _CHUNK))
+            except (OSError, EOFError, zlib.error) as exc:
+                if not self.compressed:
+                    raise
+                raise self.error(f"corrupt or truncated gzip stream after {self.offset} bytes of "
+                                 f"decompressed data ({exc})") from None
+            if not chunk:
+                break
+            parts.append(chunk)
+            self.offset += len(chunk)
+            n -= len(chunk)
+        return b"".join(parts)
+
+    def _read_header(self) -> None:
+        head = self._read(4)
+        if len(head) < 4:
+            raise self.error(f"truncated header: expected a 4-byte magic number, found {len(head)} "
+                             f"bytes ({self._ends_at()})")
+        self.magic = struct.unpack(">I", head)[0]
+        zeros, dtype, ndim = struct.unpack(">HBB", head)
+        if zeros != 0:
+            raise self.error(f"bad magic number 0x{self.magic:08x} at byte offset 0: expected "
+                             f"0x000008NN, e.g. 0x00000803 ({IMAGES_MAGIC}, images) or 0x00000801 "
+                             f"({LABELS_MAGIC}, labels); this is not an IDX file")
+        if dtype != 0x08:
+            kind = _TYPE_NAMES.get(dtype, "unknown")
+            raise self.error(f"bad magic number 0x{self.magic:08x}: data type 0x{dtype:02x} ({kind}) at "
+                             f"byte offset 2, expected 0x08 (unsigned byte)")
+        if ndim == 0:
+            raise self.error(f"bad magic number 0x{self.magic:08x}: 0 dimensions at byte offset 3, "
+                             f"expected at least 1")
+        sizes = self._read(4 * ndim)
+        if len(sizes) < 4 * ndim:
+            raise self.error(f"truncated header: expected {4 * ndim} bytes of dimension sizes after the "
+                             f"magic number, found {len(sizes)} ({self._ends_at()})")
+        self.dims = struct.unpack(f">{ndim}I", sizes)
+        self.header = head + sizes
+        self.header_size = 4 + 4 * ndim
+        self.data_size = math.prod(self.dims)
+        self.what = {IMAGES_MAGIC: "pixel data", LABELS_MAGIC: "label data"}.get(self.magic, "data")
+
+    def read_data(self, n: int) -> bytes:
+        """Read the next n bytes of the data section; a file that ends sooner is an error."""
+        data = self._read(n)
+        if len(data) < n:
+            found = self.offset - self.header_size
+            raise self.error(f"expected {self.data_size} bytes of {self.what} after the "
+                             f"{self.header_size}-byte header, found {found} ({self._ends_at()})")
+        return data
+
+    def check_end(self) -> None:
+        """Raise if anything follows the data: the header and the length disagree."""
+        end = self.offset
+        extra = 0
+        chunk = self._read(_CHUNK)
+        while chunk:
+            extra += len(chunk)
+            chunk = self._read(_CHUNK)
+        if extra:
+            shape = " x ".join(str(d) for d in self.dims)
+            raise self.error(f"expected {self.data_size} bytes of {self.what} after the "
+                             f"{self.header_size}-byte header ({shape}), found {self.data_size + extra}: "
+                             f"{extra} unexpected bytes after byte offset {end}")
+
+
+def read_idx(path: str) -> Tuple[Tuple[int, ...], bytes]:
+    """Read an IDX file of unsigned bytes (gzip or raw): its dimensions and its data.
+
+    A bad magic number, a short or overlong file or a corrupt gzip stream raises DataError.
+    """
+    with _IdxReader(path) as idx:
+        data = idx.read_data(idx.data_size)
+        idx.check_end()
+    return idx.dims, data
+
+
+def _read_images(path: str) -> Tuple[List[bytes], int, int]:
+    """Read an images file into one bytes object per image, without holding the whole file."""
+    with _IdxReader(path) as idx:
+        if idx.magic != IMAGES_MAGIC:
+            raise idx.error(f"expected an images file (magic number {IMAGES_MAGIC} = 0x00000803, "
+                            f"3 dimensions), found magic number {idx.magic} ({len(idx.dims)} dimensions)")
+        count, rows, cols = idx.dims
+        if rows == 0 or cols == 0:
+            raise idx.error(f"images of {rows} x {cols} pixels in the header (byte offsets 8-15)")
+        # One read per image: each image gets its own bytes object straight away, and no
+        # large temporary buffer is needed (both the file and gzip reader are buffered).
+        images = [idx.read_data(rows * cols) for _ in range(count)]
+        idx.check_end()
+    return images, rows, cols
+
+
+def _read_labels(path: str) -> bytes:
+    """Read a labels file and check that every label is a class 0..9."""
+    with _IdxReader(path) as idx:
+        if idx.magic != LABELS_MAGIC:
+            raise idx.error(f"expected a labels file (magic number {LABELS_MAGIC} = 0x00000801, "
+                            f"1 dimension), found magic number {idx.magic} ({len(idx.dims)} dimensions)")
+        labels = idx.read_data(idx.data_size)
+        idx.check_end()
+        if labels and max(labels) >= NUM_CLASSES:
+            i = labels.index(max(labels))
+            raise idx.error(f"label {labels[i]} at index {i} (byte offset {idx.header_size + i}) is not "
+                            f"a class 0..{NUM_CLASSES - 1}")
+    return labels
+
+
+# --- a set of images ---------------------------------------------------------------------
+
+# Grey level -> float in [0, 1], computed once: scaling a sample is then one lookup per pixel.
+_PIXEL_SCALE = [level / 255.0 for level in range(256)]
+
+
+class ImageSet:
+    """Images (one bytes object of rows*cols grey levels each) and their labels (one bytes)."""
+
+    def __init__(self, images: List[bytes], labels: bytes, rows: int, cols: int) -> None:
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = images
+        self.labels = labels
+        self.rows = rows
+        self.cols = cols
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> Tuple[List[float], int]:
+        """Sample i as (rows*cols pixels in [0, 1], row by row; label)."""
+        if isinstance(i, slice):
+            raise TypeError("ImageSet indices are integers; use split(start, stop) for a range")
+        i = operator.index(i)
+        return self.pixels(i), self.labels[i]
+
+    def pixels(self, i: int) -> List[float]:
+        """The pixels of image i, row by row, scaled to [0, 1]."""
+        return [_PIXEL_SCALE[level] for level in self.images[i]]
+
+    def label(self, i: int) -> int:
+        """The class (0..9) of image i."""
+        return self.labels[i]
+
+    def class_counts(self) -> List[int]:
+        """How many images each class 0..9 has."""
+        return [self.labels.count(c) for c in range(NUM_CLASSES)]
+
+    def split(self, start: int, stop: int) -> "ImageSet":
+        """Images start..stop-1 as a new ImageSet that shares the image bytes (no copy)."""
+        return ImageSet(self.images[start:stop], self.labels[start:stop], self.rows, self.cols)
+
+    def __repr__(self) -> str:
+        return f"ImageSet({len(self)} images of {self.rows}x{self.cols})"
+
+
+def _read_image_set(images_path: str, labels_path: str) -> ImageSet:
+    images, rows, cols = _read_images(images_path)
+    labels = _read_labels(labels_path)
+    if len(images) != len(labels):
+        raise DataError(f"{os.path.basename(labels_path)} has {len(labels)} labels but "
+                        f"{os.path.basename(images_path)} has {len(images)} images")
+    return ImageSet(images, labels, rows, cols)
+
+
+# --- where the files are -----------------------------------------------------------------
+
+def _check_name(name: str) -> None:
+    if name not in TITLES:
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(map(repr, TITLES))}")
+
+
+def default_data_dir(name: str = "mnist") -> str:
+    """The folder load_mnist uses without data_dir: $MICROGRADOR_DATA/<name>, else the user cache.
+
+    The cache is $XDG_CACHE_HOME/microgrador/<name> (default ~/.cache/microgrador/<name>).
+    """
+    _check_name(name)
+    # MICROGRADOR_DATA is a parent folder: MNIST and FashionMNIST use the same file names.
+    root = os.environ.get("MICROGRADOR_DATA")
+    if root:
+        return os.path.join(os.path.expanduser(root), name)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "microgrador", name)
+
+
+def _find_files(folder: str) -> Dict[str, Optional[str]]:
+    """For each of the four files, its path in folder (.gz or uncompressed), or None."""
+    found: Dict[str, Optional[str]] = {}
+    for base in FILES:
+        found[base] = None
+        for candidate in (base + ".gz", base):
+            path = os.path.join(folder, candidate)
+            if os.path.isfile(path):
+                found[base] = path
+                break
+    return found
+
+
+def _pretty(path: str) -> str:
+    """The path with the home folder written as ~, for one-line messages."""
+    home = os.path.expanduser("~")
+    if home not in ("", "~", os.sep) and (path == home or path.startswith(home + os.sep)):
+        return "~" + path[len(home):]
+    return path
+
+
+# --- downloading -------------------------------------------------------------------------
+
+class _MirrorFailed(Exception):
+    """One mirror could not deliver one file; `network` tells whether it was unreachable."""
+
+    def __init__(self, reason: str, network: bool) -> None:
+        super().__init__(reason)
+        self.network = network
+
+
+class _DownloadFailed(DataError):
+    """No mirror delivered a file; `unreachable` is True when every mirror failed on the network."""
+
+    def __init__(self, message: str, unreachable: bool) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: Optional[int], description: str, enabled: bool):
+    """A tqdm bar on stderr if tqdm is installed and progress is wanted, else a silent stand-in."""
+    if enabled:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            return tqdm(total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
+                        file=sys.stderr, leave=False)
+    return _NoProgress()
+
+
+def _fetch(url: str, path: str, md5: str, progress: bool) -> None:
+    """Download url to path, atomically: write a temporary file beside it, check it, rename it."""
+    folder, filename = os.path.split(path)
+    # The temporary file sits in the same folder so that os.replace is an atomic rename.
+    fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(url, timeout=_TIMEOUT)
+            except (OSError, http.client.HTTPException) as exc:   # URLError, HTTPError, timeouts
+                raise _MirrorFailed(str(exc), network=True) from None
+            except ValueError as exc:                              # e.g. "unknown url type"
+                raise _MirrorFailed(str(exc), network=False) from None
+            with response:
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                digest = hashlib.md5()
+                received = 0
+                bar = _progress_bar(total, filename, progress)
+                try:
+                    while True:
+                        try:
+                            chunk = response.read(_CHUNK)
+                        except (OSError, http.client.HTTPException) as exc:
+                            raise _MirrorFailed(f"connection lost after {received} bytes ({exc!r})",
+                                                network=True) from None
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+                finally:
+                    bar.close()
+            # http.client returns a short body without complaint when the server hangs up early.
+            if total is not None and received != total:
+                raise _MirrorFailed(f"connection closed after {received} of {total} bytes", network=True)
+            if digest.hexdigest() != md5:
+                raise _MirrorFailed(f"checksum mismatch: expected MD5 {md5}, got {digest.hexdigest()} "
+                                    f"({received} bytes)", network=False)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)       # mkstemp makes it private; the data is public
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None:        # failed or interrupted: never leave a partial file behind
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+
+
+def download(name: str = "mnist", data_dir: Optional[str] = None, mirrors: Optional[List[str]] = None,
+             progress: bool = True) -> List[str]:
+    """Download the files of `name` missing from data_dir, trying each mirror in turn; their paths.
+
+    Each .gz is checked against its published MD5 before it gets its final name.
+    """
+    _check_name(name)
+    folder = os.path.expanduser(data_dir) if data_dir is not None else default_data_dir(name)
+    mirrors = list(MIRRORS[name] if mirrors is None else mirrors)
+    os.makedirs(folder, exist_ok=True)
+    fetched = []
+    for base, found in _find_files(folder).items():
+        if found is not None:
+            continue
+        filename = base + ".gz"
+        path = os.path.join(folder, filename)
+        failures = []
+        for mirror in mirrors:
+            url = mirror + ("" if mirror.endswith("/") else "/") + filename
+            try:
+                _fetch(url, path, MD5[name][filename], progress)
+                break
+            except _MirrorFailed as exc:
+                failures.append((url, exc))
+        else:
+            lines = "".join(f"\n  {url}: {exc}" for url, exc in failures) or "\n  (no mirrors given)"
+            raise _DownloadFailed(f"{TITLES[name]}: {filename} is not in {folder} and could not be "
+                                  f"downloaded from any mirror:{lines}",
+                                  unreachable=bool(failures) and all(e.network for _, e in failures))
+        fetched.append(path)
+    return fetched
+
+
+def verify_uncompressed(data_dir: str) -> Dict[str, bool]:
+    """For each MNIST file in data_dir (.gz or not): does its uncompressed content match MNIST_SHA256?"""
+    found = _find_files(os.path.expanduser(data_dir))
+    result = {}
+    for base, expected in MNIST_SHA256.items():
+        path = found[base]
+        if path is None:
+            raise DataError(f"{base}(.gz) is not in {data_dir}")
+        digest = hashlib.sha256()
+        with _IdxReader(path) as idx:       # reuses the reader's gzip detection and error messages
+            digest.update(idx.header)
+            chunk = idx._read(_CHUNK)
+            while chunk:
+                digest.update(chunk)
+                chunk = idx._read(_CHUNK)
+        result[base] = digest.hexdigest() == expected
+    return result
+
+
+# --- loading and splitting ---------------------------------------------------------------
+
+def _validation_size(n_train: int) -> int:
+    # The full set keeps its last 5,000 images for validation; a smaller training file (the
+    # bundled 2,000-image subset, or a hand-made one) keeps its last quarter.
+    return VALIDATION_SIZE if n_train >= 4 * VALIDATION_SIZE else n_train // 4
+
+
+def _split(name: str, train_all: ImageSet, test: ImageSet, final: bool, source: str,
+           path: Optional[str], downloaded: bool, note: Optional[str]) -> Tuple[ImageSet, ImageSet, dict]:
+    """Make the course's (train, evaluation) pair and the info dict describing it."""
+    n = len(train_all)
+    if final:
+        train, evaluation, evaluation_split = train_all, test, "test"
+        how = f"train = all {n:,} training images, test = the {len(test):,} test images"
+    else:
+        cut = n - _validation_size(n)
+        train, evaluation, evaluation_split = train_all.split(0, cut), train_all.split(cut, n), "validation"
+        how = (f"train = the first {cut:,} training images, "
+               f"validation = the last {n - cut:,} training images")
+    where = "the bundled subset" if source == "bundled subset" else _pretty(source)
+    info = {
+        "name": name,
+        "title": TITLES[name],
+        "source": source,                   # a folder, or "bundled subset"
+        "path": path,                       # the folder the files were read from
+        "downloaded": downloaded,           # True if some files were downloaded just now
+        "train_split": "train",
+        "evaluation_split": evaluation_split,
+        "train_size": len(train),
+        "evaluation_size": len(evaluation),
+        "note": note,                       # one line when the bundled subset replaced the real data
+        "summary": f"{TITLES[name]} from {where}: {how}",
+    }
+    return train, evaluation, info
+
+
+def _load_subset(final: bool, why: Optional[str] = None) -> Tuple[ImageSet, ImageSet, dict]:
+    """Load the bundled MNIST subset; `why` says why it replaces the real data, if it does."""
+    def path(base: str) -> str:
+        # Next to this module, so it is found in a source tree and in an installed wheel alike.
+        return os.path.join(SUBSET_DIR, SUBSET_PREFIX + base + ".gz")
+
+    train_all = _read_image_set(path(TRAIN_IMAGES), path(TRAIN_LABELS))
+    test = _read_image_set(path(TEST_IMAGES), path(TEST_LABELS))
+    note = None
+    if why:
+        note = f"{why}; using the bundled subset of {len(train_all):,} training + {len(test):,} test images"
+    return _split("mnist", train_all, test, final, "bundled subset", SUBSET_DIR, False, note)
+
+
+def load_mnist(name: str = "mnist", data_dir: Optional[str] = None, download: bool = True,
+               subset: bool = False, final: bool = False, progress: bool = True,
+               mirrors: Optional[List[str]] = None) -> Tuple[ImageSet, ImageSet, dict]:
+    """Load MNIST or FashionMNIST ("fashion") as (train, evaluation, info).
+
+    Without final: train = the first 55,000 training images, evaluation = the last 5,000
+    (validation). With final: train = all 60,000, evaluation = the 10,000 test images.
+    subset=True uses the MNIST subset bundled with the package (1,500 + 500, or final
+    2,000 + 1,000). Files come from data_dir, else default_data_dir(name), and are
+    downloaded there when missing. Without a network, and with neither data_dir nor
+    $MICROGRADOR_DATA set, MNIST falls back to the bundled subset and info["note"] says so.
+    """
+    _check_name(name)
+    title = TITLES[name]
+    if subset:
+        if name != "mnist":
+            raise DataError(f"there is no bundled subset of {title}, only of MNIST")
+        return _load_subset(final)
+
+    # A folder the user chose is a promise: if it has no data, say so instead of substituting.
+    explicit = data_dir is not None or bool(os.environ.get("MICROGRADOR_DATA"))
+    folder = os.path.expanduser(data_dir) if data_dir is not None else default_data_dir(name)
+    found = _find_files(folder)
+    missing = [base for base, path in found.items() if path is None]
+    downloaded = False
+    if missing:
+        if download:
+            try:
+                downloaded = bool(_download(name, folder, mirrors, progress))
+            except _DownloadFailed as exc:
+                if explicit or not exc.unreachable:
+                    raise
+                if name != "mnist":
+                    raise DataError(f"{exc}\nThere is no bundled subset of {title} to use instead.") from None
+                return _load_subset(final, f"{title} not found in {_pretty(folder)} and could not be "
+                                           f"downloaded (no network?)")
+        else:
+            if explicit or name != "mnist":
+                raise DataError(f"{title}: {', '.join(missing)} not found (neither .gz nor uncompressed) "
+                                f"in {folder}, and downloading is turned off (download=False)")
+            return _load_subset(final, f"{title} not found in {_pretty(folder)} and downloading is "
+                                       f"turned off (download=False)")
+        found = _find_files(folder)
+
+    train_all = _read_image_set(found[TRAIN_IMAGES], found[TRAIN_LABELS])
+    test = _read_image_set(found[TEST_IMAGES], found[TEST_LABELS])
+    if (train_all.rows, train_all.cols) != (test.rows, test.cols):
+        raise DataError(f"{folder}: training images are {train_all.rows}x{train_all.cols} but test "
+                        f"images are {test.rows}x{test.cols}")
+    return _split(name, train_all, test, final, folder, folder, downloaded, None)
+
+
+# load_mnist's `download` argument hides the function inside it.
+_download = download
