@@ -51,17 +51,48 @@ def analytic_grad(f: Callable[..., Scalar], xs: Sequence[float]) -> List[float]:
 
 
 def gradcheck(f: Callable[..., Scalar], xs: Sequence[float], rtol: float = 1e-5,
-              atol: float = 1e-7, eps: float = 1e-6) -> bool:
+              atol: float = 1e-7, eps: float = 1e-6, order: int = 1) -> bool:
     """True if backward() agrees with central differences at `xs` for every input:
     |analytic - numeric| <= atol + rtol * |numeric|. Otherwise raise GradcheckError
     with a table of every input, both derivatives and the difference.
 
-    >>> gradcheck(lambda x, y: x * y.sin(), [1.5, 0.3])
+    order=2 also checks second derivatives, like PyTorch's gradgradcheck: each row of
+    the Hessian from reverse over reverse (backward(create_graph=True), then
+    backward() of each gradient) against central differences of the gradient.
+
+    >>> gradcheck(lambda x, y: x * y.sin(), [1.5, 0.3], order=2)
     True
     """
+    if order not in (1, 2):
+        raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
     analytic = analytic_grad(f, xs)
     numeric = numerical_grad(f, xs, eps)
-    return _compare("d f/d x", xs, analytic, numeric, rtol, atol)
+    _compare("d f/d x", xs, analytic, numeric, rtol, atol)
+    if order == 2:
+        hessian = _analytic_hessian(f, xs)
+        for i in range(len(xs)):
+            # row i: d/dx_j of df/dx_i by central differences of df/dx_i
+            numeric = numerical_grad(lambda *x: analytic_grad(f, [v.data for v in x])[i], xs, eps)
+            _compare(f"d/d x_j (d f/d x{i})", xs, hessian[i], numeric, rtol, atol)
+    return True
+
+
+def _analytic_hessian(f: Callable[..., Scalar], xs: Sequence[float]) -> List[List[float]]:
+    """d^2 f/dx_i dx_j by reverse over reverse: backward(create_graph=True) leaves
+    the gradients as Values, and backward() of gradient i gives row i."""
+    inputs = [Value(as_float(x, "gradcheck(xs)"), label=f"x{i}") for i, x in enumerate(xs)]
+    out = f(*inputs)
+    if not isinstance(out, Value):
+        return [[0.0] * len(inputs) for _ in inputs]
+    out.backward(create_graph=True)
+    rows = []
+    for g in [v.grad for v in inputs]:
+        for v in inputs:
+            v.grad = 0.0          # leaves accumulate over backward() calls: start at 0
+        if isinstance(g, Value):
+            g.backward()
+        rows.append([float(v.grad) for v in inputs])
+    return rows
 
 
 def _compare(what: str, xs, analytic, numeric, rtol, atol) -> bool:
