@@ -95,8 +95,12 @@ class Value:
         """The plain float, as in PyTorch."""
         return self.data
 
-    def __float__(self) -> float:
-        return self.data
+    def __float__(self):
+        # math.exp(x), float(x), ... would quietly take the number out of the graph,
+        # and every gradient through it would be lost: refuse, and say what to use.
+        raise TypeError("a Value is not converted to float implicitly (math.* on a Value "
+                        "would drop it from the graph): use microgrador.exp(x), x.log(), ... "
+                        "for math, and x.data or x.item() for the plain number")
 
     # Values hash by identity so they can live in sets and dicts (the graph walk needs
     # that); comparisons compare data, so `max(values)` and `if x > 0` work.
@@ -240,6 +244,18 @@ def no_grad() -> Iterator[None]:
     (for evaluation: it saves the memory and time of the graph)."""
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record graphs again inside a `no_grad()` block (as torch.enable_grad); the
+    functional transforms use it, since they need f's graph wherever they are called."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, True
     try:
         yield
     finally:

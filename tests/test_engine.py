@@ -357,3 +357,21 @@ def test_repr_and_inspection():
 def test_numpy_style_reals_are_accepted():
     from fractions import Fraction
     assert (Value(1.0) + Fraction(1, 2)).data == 1.5
+
+
+def test_math_functions_on_a_value_are_refused_not_silently_detached():
+    x = Value(0.5)
+    with pytest.raises(TypeError, match="drop it from the graph"):
+        math.exp(x)
+    with pytest.raises(TypeError, match=r"x\.data"):
+        float(x)
+    assert x.item() == 0.5
+
+
+def test_enable_grad_records_inside_no_grad():
+    x = Value(2.0)
+    with no_grad():
+        with mg.enable_grad():
+            y = x * x
+        z = x * x
+    assert y.parents == (x, x) and z.is_leaf
