@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import microgrador as mg  # noqa: E402
 from microgrador import Value  # noqa: E402
-from microgrador.ops import Dot, dot_constants  # noqa: E402
+from microgrador.ops import Dot, apply  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:
@@ -59,7 +59,7 @@ def engine_step(w1, w2, x, lr=0.01):
 
     def step():
         op = Dot(784, x, bias=True)                    # shared by the 300 neurons
-        h = [dot_constants(op, neuron).sigmoid() for neuron in layer1]
+        h = [apply(op, neuron).sigmoid() for neuron in layer1]
         logits = [mg.dot(ws, h, b) for ws, b in layer2]
         loss = mg.cross_entropy(logits, 3)
         loss.backward()

@@ -456,5 +456,3 @@ def apply(op: Op, parents: tuple) -> Value:
     out = op.forward(*xs)
     return _make(op, out, parents, op.derivatives(out, *xs))
 
-
-dot_constants = apply   # the first name of `apply`, still used by the nn layer
