@@ -1,0 +1,173 @@
+"""Optimizers with PyTorch's interface: `opt.zero_grad()`, `loss.backward()`, `opt.step()`.
+
+    opt = SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for x, t in data:
+        opt.zero_grad()
+        cross_entropy(model(x), t).backward()
+        opt.step()
+
+The update rules are PyTorch's (torch.optim.SGD and torch.optim.Adam), so numbers
+carry over. `lr` is a plain attribute: change it between steps for a schedule.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, List, Sequence, Tuple
+
+from .engine import Value, as_float
+
+
+class Optimizer:
+    """Holds the parameters (a list of leaf Values) and clears their gradients."""
+
+    def __init__(self, params: Iterable[Value], lr: float) -> None:
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        for i, p in enumerate(params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
+                                f"{type(p).__name__}, not a Value")
+        if len(set(map(id, params))) != len(params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears twice in the list, "
+                             f"so it would be updated twice per step")
+        self.params: List[Value] = params
+        self.lr = _non_negative(lr, "lr")
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        """Set every parameter's .grad to 0: leaves accumulate across backward() calls."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self._options())
+        return f"{type(self).__name__}({len(self.params):,} parameters, {opts})"
+
+    def _options(self) -> List[Tuple[str, object]]:
+        return [("lr", self.lr)]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with PyTorch's momentum, Nesterov and weight decay:
+
+        g = grad + weight_decay * w
+        b = g                      (first step)
+        b = momentum * b + (1 - dampening) * g   (later steps)
+        g = g + momentum * b       if nesterov, else g = b
+        w = w - lr * g
+
+    The course form  v <- gamma v + alpha g;  W <- W - v  is SGD(lr=alpha,
+    momentum=gamma): its velocity is v = alpha * b at every step (both start from
+    v = alpha g), so the weights agree exactly as long as lr stays fixed. (If lr
+    changes, PyTorch's form applies the new lr to the whole buffer at once, the
+    course form only to new gradients.)
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
+                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.momentum = _non_negative(momentum, "momentum")
+        self.dampening = as_float(dampening, "dampening")
+        self.weight_decay = _non_negative(weight_decay, "weight_decay")
+        if nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
+            raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0 (as in PyTorch)")
+        self.nesterov = bool(nesterov)
+        self.buffers: List[float] = []   # one momentum buffer per parameter, after step 1
+
+    def step(self) -> None:
+        """One update of every parameter from its .grad (a float: backward() without
+        create_graph)."""
+        lr, params = self.lr, self.params
+        if self.momentum == 0.0:
+            if self.weight_decay == 0.0:
+                for p in params:      # the hot path: plain SGD
+                    p.data -= lr * p.grad
+            else:
+                wd = self.weight_decay
+                for p in params:
+                    p.data -= lr * (p.grad + wd * p.data)
+            self.steps += 1
+            return
+        mu, keep, wd, bufs = self.momentum, 1.0 - self.dampening, self.weight_decay, self.buffers
+        if not bufs:   # first step: the buffer starts as the gradient itself
+            bufs.extend(p.grad + wd * p.data for p in params)
+        else:
+            for i, p in enumerate(params):
+                bufs[i] = mu * bufs[i] + keep * (p.grad + wd * p.data)
+        if self.nesterov:
+            for p, b in zip(params, bufs):
+                p.data -= lr * (p.grad + wd * p.data + mu * b)
+        else:
+            for p, b in zip(params, bufs):
+                p.data -= lr * b
+        self.steps += 1
+
+    def _options(self):
+        opts = [("lr", self.lr)]
+        if self.momentum:
+            opts += [("momentum", self.momentum)]
+            if self.dampening:
+                opts += [("dampening", self.dampening)]
+            if self.nesterov:
+                opts += [("nesterov", True)]
+        if self.weight_decay:
+            opts += [("weight_decay", self.weight_decay)]
+        return opts
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with PyTorch's defaults and update, at step t:
+
+        g = grad + weight_decay * w                       (L2 penalty, as torch.optim.Adam)
+        m = beta1 m + (1 - beta1) g
+        v = beta2 v + (1 - beta2) g^2
+        w = w - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    which is lr * m_hat / (sqrt(v_hat) + eps) with the bias-corrected m_hat, v_hat.
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if len(betas) != 2:
+            raise ValueError(f"Adam betas is a pair (beta1, beta2), got {betas!r}")
+        b1, b2 = (as_float(b, "Adam betas") for b in betas)
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"Adam betas must be in [0, 1), got {betas!r}")
+        self.betas = (b1, b2)
+        self.eps = _non_negative(eps, "eps")
+        self.weight_decay = _non_negative(weight_decay, "weight_decay")
+        n = len(self.params)
+        self.m = [0.0] * n    # first moment (mean of g)
+        self.v = [0.0] * n    # second moment (mean of g^2)
+
+    def step(self) -> None:
+        self.steps += 1
+        t = self.steps
+        b1, b2 = self.betas
+        step_size = self.lr / (1.0 - b1 ** t)
+        root_correction = math.sqrt(1.0 - b2 ** t)
+        eps, wd, m, v = self.eps, self.weight_decay, self.m, self.v
+        for i, p in enumerate(self.params):
+            g = p.grad + wd * p.data if wd else p.grad
+            m[i] = mi = b1 * m[i] + (1.0 - b1) * g
+            v[i] = vi = b2 * v[i] + (1.0 - b2) * g * g
+            p.data -= step_size * mi / (math.sqrt(vi) / root_correction + eps)
+
+    def _options(self):
+        opts = [("lr", self.lr), ("betas", self.betas), ("eps", self.eps)]
+        if self.weight_decay:
+            opts += [("weight_decay", self.weight_decay)]
+        return opts
+
+
+def _non_negative(x: object, what: str) -> float:
+    value = as_float(x, what)
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value!r}")
+    return value
