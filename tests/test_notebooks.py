@@ -1,0 +1,91 @@
+"""The notebooks run top to bottom in a fresh kernel, and their committed copies were
+executed cleanly: so what a student reads on GitHub is what the code does today.
+
+Execution uses tools/run_notebooks.py (the same code that refreshes the committed
+outputs), in fast mode (MICROGRADOR_FAST=1), with a kernel running this very Python.
+"""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _load_runner():
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+runner = _load_runner()
+
+
+def _code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks found in {ROOT / 'notebooks'}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_was_run_top_to_bottom_without_errors(path):
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    code = _code_cells(nb)
+    assert code, f"{path.name} has no code cells"
+    counts = [cell.execution_count for cell in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(code)}: the committed copy "
+        f"was not run top to bottom in one go; refresh it with "
+        f"`python tools/run_notebooks.py {path.stem}`")
+    assert any(cell.outputs for cell in code), f"{path.name} has no outputs"
+    errors = [(i, out.get("ename"), out.get("evalue")) for i, cell in enumerate(nb.cells)
+              if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]
+    assert not errors, f"{path.name} was committed with error outputs (cell, error, message): {errors}"
+    streams = [(i, out.text[:200]) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+               for out in cell.outputs if out.output_type == "stream" and out.name == "stderr"]
+    assert not streams, f"{path.name} was committed with output on stderr (warnings?): {streams}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_in_a_fresh_kernel(path):
+    nb = nbformat.read(str(path), as_version=4)
+    # a last cell reports which Python and which microgrador the kernel used
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import sys, microgrador\nprint(sys.executable)\nprint(microgrador.__file__)"))
+    try:
+        runner.execute_notebook(nb, f"notebooks/{path.name}", fast=True)
+    except runner.NotebookError as e:
+        pytest.fail(str(e), pytrace=False)
+    import microgrador
+    executable, package = nb.cells[-1].outputs[0].text.split()
+    assert executable == sys.executable
+    assert os.path.realpath(package) == os.path.realpath(microgrador.__file__), (
+        "the kernel imported a different microgrador than the tests")
+
+
+def test_a_failing_cell_is_named_with_its_source_and_error():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# broken"),
+                nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("import math\nmath.log(-x)")]
+    with pytest.raises(runner.NotebookError) as info:
+        runner.execute_notebook(nb, "broken.ipynb")
+    error = info.value
+    assert error.cell_index == 2
+    assert "math.log(-x)" in str(error) and "ValueError" in str(error)
+    assert str(error).startswith("broken.ipynb: cell 2 (In [2]) failed")
+
+
+def test_fast_mode_reaches_the_kernel():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.environ.get('MICROGRADOR_FAST'))")]
+    runner.execute_notebook(nb, "fast.ipynb", fast=True)
+    assert nb.cells[0].outputs[0].text.strip() == "1"
