@@ -185,6 +185,9 @@ def draw(root: Roots, *, rankdir: str = "LR", show_data: bool = True, show_grad:
 
     g = Drawing(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10"})
+    # names in the order of `values`, so the same graph gives the same DOT source;
+    # g.names lets a caller find (and style) the node of any Value
+    g.names = names = {v: f"v{i}" for i, v in enumerate(values)}
     notes = [caption] if caption else []
     if color_by_grad:
         notes.append("fill: blue grad > 0, red grad < 0, darker = larger |grad|")
@@ -194,7 +197,7 @@ def draw(root: Roots, *, rankdir: str = "LR", show_data: bool = True, show_grad:
                labelloc="t", labeljust="l", fontname="Helvetica", fontsize="12")
 
     for v in shown:
-        name = f"v{id(v)}"
+        name = names[v]
         lines = [str(v.label)] if v.label else []
         if show_data:
             lines.append(f"data {_fmt(v.data, digits)}")
@@ -225,9 +228,10 @@ def draw(root: Roots, *, rankdir: str = "LR", show_data: bool = True, show_grad:
             attrs = _edge_style((id(p), id(v)) in lit_edges)
             if show_local:
                 attrs["label"] = _label([f"\u00d7{_fmt(d, digits)}"])   # x d(result)/d(parent)
-            g.edge(f"v{id(p)}", op_name, **attrs)
+            g.edge(names[p], op_name, **attrs)
         if slots:
-            _draw_group(g, v, sorted(slots), lit_edges, show_data, show_grad, show_local, digits)
+            _draw_group(g, v, name, sorted(slots), lit_edges, show_data, show_grad, show_local,
+                        digits)
     return g
 
 
@@ -235,7 +239,7 @@ def _edge_style(lit: bool) -> Dict[str, str]:
     return {"color": _HIGHLIGHT, "penwidth": "2.5"} if lit else {}
 
 
-def _draw_group(g: Drawing, v: Value, slots: List[int], lit_edges, show_data: bool,
+def _draw_group(g: Drawing, v: Value, name: str, slots: List[int], lit_edges, show_data: bool,
                 show_grad: bool, show_local: bool, digits: int) -> None:
     """The folded leaf parents of `v` as one box: how many, and the range of their
     data, grads and local derivatives."""
@@ -245,13 +249,12 @@ def _draw_group(g: Drawing, v: Value, slots: List[int], lit_edges, show_data: bo
         lines.append(_range("data", [p.data for p in parents], digits))
     if show_grad:
         lines.append(_range("grad", [_grad(p) for p in parents], digits))
-    name = f"v{id(v)}_inputs"
-    g.node(name, _label(lines), shape="box3d", fontsize="10")
+    g.node(f"{name}_inputs", _label(lines), shape="box3d", fontsize="10")
     attrs = _edge_style(any((id(p), id(v)) in lit_edges for p in parents))
     attrs["penwidth"] = attrs.get("penwidth", "2")
     if show_local:
         attrs["label"] = _label([_range("\u00d7", [v._partials[i] for i in slots], digits)])
-    g.edge(name, f"v{id(v)}_op", **attrs)
+    g.edge(f"{name}_inputs", f"{name}_op", **attrs)
 
 
 def _range(what: str, xs: List[float], digits: int) -> str:

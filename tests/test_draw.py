@@ -55,8 +55,23 @@ def parse(source):
     return nodes, edges
 
 
+_names = {}   # the node names of the latest drawing made by draw() / draw_step() below
+
+
 def name(v):
-    return f"v{id(v)}"
+    return _names[v]
+
+
+def _remember(make):
+    def wrapped(*args, **kwargs):
+        g = make(*args, **kwargs)
+        _names.clear()
+        _names.update(g.names)
+        return g
+    return wrapped
+
+
+draw, draw_step = _remember(draw), _remember(draw_step)
 
 
 def neuron():
@@ -462,3 +477,12 @@ def test_cli_scalar_net(tmp_path):
     assert labels["c[0]"].endswith("grad -0.5")
     assert labels["c[1]"].endswith("grad 0.5")
     assert any(text.endswith("grad 1") and "0.6931" in text for text in labels.values())  # ln 2
+
+
+def test_the_same_graph_gives_the_same_dot_source():
+    def build():
+        x = Value(1.5, "x")
+        y = (x * x + 2).tanh() * x
+        y.backward()
+        return draw(y, show_local=True).source
+    assert build() == build()

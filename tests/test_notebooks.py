@@ -89,3 +89,16 @@ def test_fast_mode_reaches_the_kernel():
     nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.environ.get('MICROGRADOR_FAST'))")]
     runner.execute_notebook(nb, "fast.ipynb", fast=True)
     assert nb.cells[0].outputs[0].text.strip() == "1"
+
+
+def test_normalise_leaves_images_alone_and_steadies_text():
+    png = "iVBORw0KGgo+v1234567AAAA/v7654321=="      # base64 may contain "+v<digits>"
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png}),
+                    nbformat.v4.new_output("stream", name="stdout",
+                                           text="<object at 0x7f00aa>\n")]
+    nb.cells = [cell]
+    out = runner.normalise(nb)
+    assert out.cells[0].outputs[0]["data"]["image/png"] == png
+    assert out.cells[0].outputs[1]["text"] == "<object>\n"

@@ -158,8 +158,8 @@ def execute(path: Path, fast: bool = False, timeout: int = CELL_TIMEOUT) -> nbfo
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Remove what changes from run to run without a result changing: timing and
     other execution metadata, the Python version, how printed text was split into
-    messages, and object ids and addresses in outputs (graphviz node names are
-    v<id>; they become n1, n2, ... per output)."""
+    messages, and object ids and addresses in text outputs (any v<id> left in
+    them becomes n1, n2, ... per output)."""
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                  "name": KERNEL_NAME}
     info = nb.metadata.get("language_info", {})
@@ -171,7 +171,8 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.outputs = _merge_streams(cell.outputs)
         for output in cell.outputs:
             for mime, content in output.get("data", {}).items():
-                if isinstance(content, str):
+                # only text: base64 images (image/png) must never be rewritten
+                if isinstance(content, str) and (mime.startswith("text/") or mime.endswith("+xml")):
                     output["data"][mime] = _stable_text(content)
             if output.get("output_type") == "stream":
                 output["text"] = _stable_text(output["text"])
