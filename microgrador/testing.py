@@ -152,7 +152,8 @@ class Expression:
         return ops.sum(slots[self.num_inputs:]) if self.program else ops.sum(slots)
 
     def __repr__(self) -> str:
-        lines = [f"Expression with inputs s0..s{self.num_inputs - 1}:"]
+        inputs = "s0" if self.num_inputs == 1 else f"s0..s{self.num_inputs - 1}"
+        lines = [f"Expression with inputs {inputs}:"]
         for k, (name, i, j) in enumerate(self.program):
             lines.append(f"  s{self.num_inputs + k} = {name}(s{i}, s{j})")
         return "\n".join(lines)
