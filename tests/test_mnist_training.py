@@ -1,0 +1,223 @@
+"""`microgrador train mnist` and `microgrador evaluate` on the bundled MNIST subset, with
+small hidden layers so the file stays fast (full runs on the real data are checked by
+hand: see bench/ and the README)."""
+import contextlib
+import io
+import json
+import math
+from collections import Counter
+from operator import mul
+
+import pytest
+
+from microgrador import datasets
+from microgrador.cli import main
+from microgrador.datasets import load_mnist
+from microgrador.nn import MLP, load_model, read_checkpoint
+from microgrador.optim import SGD
+from microgrador import training
+from microgrador.training import PixelView, train
+
+CLOSED_PORT = "http://127.0.0.1:1/"       # nothing listens there: connection refused at once
+HIDDEN = 16
+SHORT = ["train", "mnist", "--subset", "--limit", "1000", "--hidden", str(HIDDEN), "--lr", "0.1",
+         "--no-progress"]
+
+
+def run(argv):
+    """main(argv) -> (exit code, stdout, stderr), usable outside a test function."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short training run on the subset, saved, with its --json report."""
+    path = tmp_path_factory.mktemp("mnist") / "model.json"
+    code, out, err = run(SHORT + ["--json", "--save", str(path)])
+    assert code == 0, err
+    return path, json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def validation():
+    """The subset's validation images as (pixel tuples, labels), straight from the loader."""
+    _, val, _ = load_mnist(subset=True)
+    return [val.pixels(i) for i in range(len(val))], list(val.labels)
+
+
+def hand_predict(state, hidden, x):
+    """The class a 784-HIDDEN(sigmoid)-10 network predicts, from its saved numbers."""
+    h = []
+    for j in range(hidden):
+        z = sum(map(mul, state[f"layers[0].neurons[{j}].w"], x)) + state[f"layers[0].neurons[{j}].b"]
+        h.append(1.0 / (1.0 + math.exp(-z)))
+    o = [sum(map(mul, state[f"layers[1].neurons[{k}].w"], h)) + state[f"layers[1].neurons[{k}].b"]
+         for k in range(10)]
+    return o.index(max(o))
+
+
+def test_json_report_of_a_short_run_has_the_figures(trained):
+    _, report = trained
+    assert report["dataset"] == "mnist" and report["num_train"] == 1000 and report["num_val"] == 500
+    assert report["model"] == {"type": "MLP", "nin": 784, "sizes": [HIDDEN, 10],
+                               "activation": "sigmoid", "output_activation": "identity"}
+    assert report["num_parameters"] == HIDDEN * 785 + 10 * (HIDDEN + 1)
+    assert report["val_split"] == "validation" and report["data"]["subset"] is True
+    [epoch] = report["epochs"]
+    assert set(epoch) == {"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"}
+    assert report["final_val_accuracy"] == epoch["val_accuracy"]
+    assert report["samples_trained"] == 1000 and report["interrupted"] is False
+    assert report["total_seconds"] > report["train_seconds"] > 0 and report["peak_rss_mb"] > 0
+
+
+def test_a_short_run_clearly_beats_chance(trained, validation):
+    path, report = trained
+    assert report["final_val_accuracy"] > 0.7          # chance is 10%
+    # the reported figure is what the saved weights really do, by a hand-written forward pass
+    state = read_checkpoint(str(path))["state_dict"]
+    xs, ys = validation
+    correct = sum(hand_predict(state, HIDDEN, x) == y for x, y in zip(xs, ys))
+    assert report["final_val_accuracy"] == correct / len(ys)
+
+
+def test_evaluate_the_checkpoint_gives_the_same_accuracy_and_a_consistent_matrix(trained, validation):
+    path, report = trained
+    code, out, err = run(["evaluate", str(path), "--json", "--no-progress"])
+    assert code == 0, err
+    result = json.loads(out)
+    _, ys = validation
+    assert result["split"] == "validation" and result["num_samples"] == len(ys) == 500
+    assert result["accuracy"] == report["final_val_accuracy"]
+    matrix = result["confusion_matrix"]
+    counts = Counter(ys)
+    assert [sum(row) for row in matrix] == [counts[c] for c in range(10)]
+    assert sum(matrix[c][c] for c in range(10)) == result["correct"] == round(result["accuracy"] * 500)
+
+    code, text, _ = run(["evaluate", str(path), "--no-progress"])   # the same, as text
+    assert code == 0
+    assert f"accuracy {100 * result['accuracy']:.2f}% ({result['correct']:,} of 500)" in text
+    rows = [line.split() for line in text.splitlines() if line[:4].strip().isdigit()]
+    assert [[int(v) for v in row[1:11]] for row in rows] == matrix
+
+
+def test_ctrl_c_stops_cleanly_and_still_saves(tmp_path, monkeypatch):
+    calls = []
+    real_step = SGD.step
+
+    def step_then_interrupt(self):
+        if len(calls) == 120:                        # Ctrl-C during the 121st step
+            raise KeyboardInterrupt
+        calls.append(1)
+        real_step(self)
+
+    monkeypatch.setattr(SGD, "step", step_then_interrupt)
+    path = tmp_path / "stopped.json"
+    code, out, err = run(["train", "mnist", "--subset", "--limit", "400", "--hidden", "4",
+                          "--no-progress", "--json", "--save", str(path)])
+    assert code == 130
+    assert "interrupted after 120 training samples" in err and "saving" in err
+    report = json.loads(out)
+    assert report["interrupted"] is True and report["samples_trained"] == 120
+    assert report["epochs"] == [{"epoch": 1, "train_loss": report["epochs"][0]["train_loss"],
+                                 "samples": 120, "interrupted": True,
+                                 "seconds": report["epochs"][0]["seconds"]}]
+    model = load_model(str(path))                    # a whole, loadable checkpoint
+    untrained = MLP(784, [4, 10], activation="sigmoid", seed=0)
+    assert [p.data for p in model.parameters()] != [p.data for p in untrained.parameters()]
+    assert read_checkpoint(str(path))["meta"]["interrupted"] is True
+
+
+def test_ctrl_c_while_validating_keeps_the_finished_training_epoch(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "evaluate", interrupted)
+    xs, ys = [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)], [0, 1, 1]
+    model = MLP(2, [2], seed=0)
+    history = train(model, SGD(model.parameters(), lr=0.1), (xs, ys), (xs, ys), epochs=3,
+                    progress=False)
+    assert history.interrupted and history.samples == 3
+    [epoch] = history.epochs
+    assert epoch["epoch"] == 1 and epoch["interrupted"] is True and "val_accuracy" not in epoch
+    assert epoch["train_loss"] > 0
+
+
+def test_offline_without_data_dir_falls_back_to_the_subset_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("MICROGRADOR_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))    # an empty cache
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", [CLOSED_PORT])    # no mirror answers
+    code, out, err = run(["train", "mnist", "--limit", "20", "--val-limit", "20", "--hidden", "2",
+                          "--no-progress"])
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "bundled subset" in line]
+    assert len(lines) == 1 and "could not be downloaded" in lines[0]
+    assert "MNIST from the bundled subset" in out
+
+
+def test_evaluate_refuses_bad_files_by_name(tmp_path):
+    cases = {
+        "truncated.json": ('{"format": "microgrador-checkpoint", "vers', "not valid JSON"),
+        "empty.json": ("", "is empty"),
+        "other.json": ('{"weights": [1, 2]}', "not a microgrador checkpoint"),
+    }
+    for name, (text, expected) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        code, out, err = run(["evaluate", str(path), "--no-progress"])
+        assert code == 2 and out == ""
+        assert str(path) in err and expected in err
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    code, _, err = run(["evaluate", str(binary)])
+    assert code == 2 and "not a text file" in err
+    code, _, err = run(["evaluate", str(tmp_path / "missing.json")])
+    assert code == 2 and "cannot read" in err and "missing.json" in err
+    wrong_shape = tmp_path / "synth.json"
+    MLP(2, [3, 2], activation="sigmoid").save(str(wrong_shape))
+    code, _, err = run(["evaluate", str(wrong_shape), "--subset", "--no-progress"])
+    assert code == 2 and "2 inputs" in err and "784 inputs" in err
+
+
+def test_bad_options_are_refused(capsys):
+    for argv in (["--hidden", "0"], ["--limit", "0"], ["--activation", "swish"],
+                 ["--init", "gaussian"], ["--batch-size", "0"]):
+        assert main(["train", "mnist", "--subset", "--no-progress"] + argv) == 2
+    err = capsys.readouterr().err
+    assert "--hidden must be >= 1" in err and "unknown --activation 'swish'" in err
+    assert "--batch-size must be >= 1" in err
+    with pytest.raises(SystemExit):                  # argparse: the two sources exclude each other
+        main(["train", "mnist", "--subset", "--data-dir", "x"])
+
+
+def test_minibatch_steps_with_the_mean_gradient():
+    """A single-layer softmax classifier, two samples in one batch of 2, computed by
+    hand: dL/dW[k][i] = (softmax(z)_k - [k = t]) x_i, averaged over the batch."""
+    W = [[0.1, -0.2, 0.3], [0.0, 0.5, -0.4]]
+    xs, ys = [(1.0, 2.0, -1.0), (0.5, -1.0, 2.0)], [1, 0]
+    model = MLP(3, [2], weights=[W], biases=[[0.0, 0.0]])
+    train(model, SGD(model.parameters(), lr=0.5), (xs, ys), epochs=1, shuffle=False,
+          progress=False, batch_size=2)
+    expected_w = [row[:] for row in W]
+    expected_b = [0.0, 0.0]
+    for x, t in zip(xs, ys):
+        z = [sum(w * v for w, v in zip(row, x)) for row in W]        # the weights before the step
+        e = [math.exp(v) for v in z]
+        p = [v / sum(e) for v in e]
+        for k in range(2):
+            g = p[k] - (1.0 if k == t else 0.0)
+            expected_b[k] -= 0.5 * g / 2
+            for i in range(3):
+                expected_w[k][i] -= 0.5 * g * x[i] / 2
+    got = [[p.data for p in n.params] for n in model.layers[0].neurons]
+    for k in range(2):
+        assert got[k] == pytest.approx(expected_w[k] + [expected_b[k]], abs=1e-12)
+
+
+def test_pixel_view_scales_grey_levels_to_the_unit_interval():
+    view = PixelView([bytes([0, 255, 51]), bytes([102, 1, 254])])
+    assert len(view) == 2
+    assert view[0] == (0.0, 1.0, 0.2) and view[1] == (0.4, 1 / 255, 254 / 255)
+    assert type(view[1]) is tuple and all(type(v) is float for v in view[1])
