@@ -1,0 +1,215 @@
+"""One MNIST training step of a 784-300(sigmoid)-10 network, three ways, in one run:
+
+    python bench/mnist_step.py [--repeats 15] [--lr 0.05] [--micrograd | --no-micrograd]
+
+A step is forward, softmax cross-entropy loss, backward and an SGD update on one image
+(the first of the bundled subset, pixels / 255):
+
+  microgrador    MLP(784, [300, 10], activation="sigmoid") + losses.cross_entropy +
+                 optim.SGD, with opt.zero_grad() every step
+  hand-written   the same network in pure Python on lists of floats, backprop by hand:
+                 what a competent student writes (sum(map(mul, ...)), list comprehensions);
+                 the pure-Python limit for this step
+  micrograd      micrograd 0.1.0 (`pip install micrograd==0.1.0`), its MLP built as its
+                 README does, MLP(784, [300, 10]) (relu hidden units: it has no sigmoid),
+                 with exp and log added in its own style for the loss. It needs a high
+                 recursion limit, about 9 s and 600 MB for ONE step, so it runs once
+                 (by default when installed; --micrograd insists, --no-micrograd skips)
+
+microgrador and hand-written are timed interleaved (noise hits both alike); the figures
+are medians of --repeats. Before timing, one step of each from the same initial weights
+must give the same loss and the same updated weights (to 1e-9), or the bench stops.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from operator import mul
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from microgrador.datasets import load_mnist  # noqa: E402
+from microgrador.losses import cross_entropy  # noqa: E402
+from microgrador.nn import MLP  # noqa: E402
+from microgrador.optim import SGD  # noqa: E402
+
+SIZES = (784, 300, 10)
+
+
+def initial_weights(seed: int = 0):
+    """W1[j][i] (pixel i -> hidden j) ~ N(0, 1/sqrt(784)), W2[k][j] ~ N(0, 1/sqrt(300)),
+    biases 0: the reference network's initialisation."""
+    rng = random.Random(seed)
+    n0, n1, n2 = SIZES
+    W1 = [[rng.gauss(0.0, 1.0 / math.sqrt(n0)) for _ in range(n0)] for _ in range(n1)]
+    W2 = [[rng.gauss(0.0, 1.0 / math.sqrt(n1)) for _ in range(n1)] for _ in range(n2)]
+    return W1, [0.0] * n1, W2, [0.0] * n2
+
+
+def microgrador_step(x, t, lr, seed=0):
+    W1, b1, W2, b2 = initial_weights(seed)
+    net = MLP(784, [300, 10], activation="sigmoid", weights=[W1, W2], biases=[b1, b2])
+    opt = SGD(net.parameters(), lr=lr)
+    x = tuple(x)
+
+    def step():
+        opt.zero_grad()
+        loss = cross_entropy(net(x), t)
+        loss.backward()
+        opt.step()
+        return loss.data
+
+    def params():   # neuron by neuron, weights then bias
+        return [p.data for p in net.parameters()]
+    return step, params
+
+
+def hand_step(x, t, lr, seed=0):
+    """Backprop of the 784-300-10 network written out on lists of floats."""
+    W1, b1, W2, b2 = initial_weights(seed)
+    exp = math.exp
+
+    def step():
+        # forward: h = sigmoid(W1 x + b1), o = W2 h + b2, loss = logsumexp(o) - o[t]
+        h = [1.0 / (1.0 + exp(-(sum(map(mul, w, x)) + b))) for w, b in zip(W1, b1)]
+        o = [sum(map(mul, w, h)) + b for w, b in zip(W2, b2)]
+        m = max(o)
+        e = [exp(v - m) for v in o]
+        s = sum(e)
+        loss = m + math.log(s) - o[t]
+        # backward: d loss/d o = softmax(o) - onehot(t); d loss/d h = W2^T do;
+        # through the sigmoid: dk = dh * h * (1 - h)
+        do = [v / s for v in e]
+        do[t] -= 1.0
+        dh = [sum(map(mul, do, column)) for column in zip(*W2)]
+        dk = [g * hj * (1.0 - hj) for g, hj in zip(dh, h)]
+        # SGD update: W2 -= lr do h^T, b2 -= lr do, W1 -= lr dk x^T, b1 -= lr dk
+        for k, g in enumerate(do):
+            c = lr * g
+            W2[k] = [w - c * hj for w, hj in zip(W2[k], h)]
+            b2[k] -= c
+        for j, g in enumerate(dk):
+            c = lr * g
+            W1[j] = [w - c * xi for w, xi in zip(W1[j], x)]
+            b1[j] -= c
+        return loss
+
+    def params():   # in microgrador's order
+        return [v for ws, b in zip(W1 + W2, b1 + b2) for v in ws + [b]]
+    return step, params
+
+
+def micrograd_step(x, t, lr, seed=0):
+    """micrograd 0.1.0's MLP(784, [300, 10]) and one SGD step, or None if not installed."""
+    try:
+        from micrograd.engine import Value
+        from micrograd.nn import MLP as MicrogradMLP
+    except ImportError:
+        return None
+
+    # micrograd has no exp or log; added as its own ops are written: one node each,
+    # with a _backward closure.
+    def exp(v):
+        out = Value(math.exp(v.data), (v,), "exp")
+
+        def _backward():
+            v.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+
+    def log(v):
+        out = Value(math.log(v.data), (v,), "log")
+
+        def _backward():
+            v.grad += out.grad / v.data
+        out._backward = _backward
+        return out
+
+    random.seed(seed)                              # micrograd draws its weights from `random`
+    model = MicrogradMLP(784, [300, 10])
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))   # its recursive topological sort
+
+    def step():
+        o = model(x)
+        m = max(v.data for v in o)                 # stable log-sum-exp
+        loss = log(sum(exp(v - m) for v in o)) - (o[t] - m)
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= lr * p.grad
+        return loss.data
+    return step, None
+
+
+def check_same_step(x, t, lr) -> float:
+    """One step of microgrador and of the hand-written code from the same weights:
+    the losses and every updated weight must agree to 1e-9. Returns the largest gap."""
+    (mg_step, mg_params), (hand, hand_params) = microgrador_step(x, t, lr), hand_step(x, t, lr)
+    loss_mg, loss_hand = mg_step(), hand()
+    gap = max([abs(loss_mg - loss_hand)] + [abs(a - b) for a, b in zip(mg_params(), hand_params())])
+    if len(mg_params()) != len(hand_params()) or gap > 1e-9:
+        sys.exit(f"microgrador and the hand-written step disagree: loss {loss_mg!r} vs "
+                 f"{loss_hand!r}, largest weight gap {gap:.3g}")
+    return gap
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--lr", type=float, default=0.05)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--micrograd", action="store_true", help="time micrograd 0.1.0 (must be installed)")
+    which.add_argument("--no-micrograd", action="store_true", help="do not time micrograd")
+    args = parser.parse_args()
+
+    train, _, _ = load_mnist(subset=True, progress=False)
+    x, t = train[0]
+    gap = check_same_step(x, t, args.lr)
+
+    runners = {"microgrador": microgrador_step(x, t, args.lr)[0],
+               "hand-written": hand_step(x, t, args.lr)[0]}
+    for run in runners.values():
+        run()                                      # warm up (and JIT, on PyPy)
+    times = {name: [] for name in runners}
+    for _ in range(args.repeats):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    ms = {name: statistics.median(ts) * 1e3 for name, ts in times.items()}
+
+    micrograd_ms = None
+    if not args.no_micrograd:
+        made = micrograd_step(x, t, args.lr)
+        if made is None and args.micrograd:
+            sys.exit("micrograd is not installed: pip install micrograd==0.1.0")
+        if made is not None:
+            gc.collect()
+            start = time.perf_counter()
+            made[0]()                              # one step: it takes seconds
+            micrograd_ms = (time.perf_counter() - start) * 1e3
+
+    impl = f"{sys.implementation.name} {sys.version.split()[0]}"
+    print(f"MNIST 784-300(sigmoid)-10, one training step (forward, cross-entropy, backward, "
+          f"SGD update) on {impl}")
+    print(f"microgrador and hand-written: medians of {args.repeats} interleaved repeats; "
+          f"same loss and updated weights after one step (largest gap {gap:.1e})")
+    for name, value in ms.items():
+        print(f"  {name:<16} {value:10.2f} ms/step")
+    if micrograd_ms is not None:
+        print(f"  {'micrograd 0.1.0':<16} {micrograd_ms:10.2f} ms/step (one step; relu hidden units)")
+    print(f"  microgrador / hand-written: {ms['microgrador'] / ms['hand-written']:.2f}x")
+    if micrograd_ms is not None:
+        print(f"  micrograd / microgrador:    {micrograd_ms / ms['microgrador']:.0f}x")
+    elif not args.no_micrograd:
+        print("  (micrograd not installed: pip install micrograd==0.1.0 to compare)")
+
+
+if __name__ == "__main__":
+    main()
