@@ -254,22 +254,26 @@ def _progress(total: int, desc: str, enabled: bool):
 
 # --- plots ------------------------------------------------------------------------------------------
 def require_matplotlib():
-    """matplotlib.pyplot with a file-only backend, or an error saying how to install it."""
+    """matplotlib's Figure class, or an error saying how to install it.
+
+    Figures are made with matplotlib.figure.Figure and saved with its own canvas, so
+    no pyplot backend is chosen or changed: inline plots in a notebook keep working."""
     try:
-        import matplotlib
+        # matplotlib itself first: a missing or blocked matplotlib must be noticed even
+        # when matplotlib.figure is already in sys.modules.
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
     except ImportError:
         raise ImportError('plots need matplotlib, an optional extra: pip install "microgrador[plot]" '
                           '(or pip install matplotlib)') from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    return Figure
 
 
 def plot_history(history: History, path: str, title: str = "") -> None:
     """Training loss (running, per stretch of samples) and validation loss per epoch
     on the left, validation accuracy per epoch on the right; saved to `path`."""
-    plt = require_matplotlib()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = require_matplotlib()(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     if history.curve:
         ax_loss.plot(*zip(*history.curve), label="training loss (running mean)")
     epochs = [e["epoch"] for e in history.epochs]
@@ -288,7 +292,6 @@ def plot_history(history: History, path: str, title: str = "") -> None:
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 # --- command line -----------------------------------------------------------------------------------

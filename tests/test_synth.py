@@ -3,6 +3,7 @@
 import json
 import math
 import statistics
+import subprocess
 import sys
 
 import pytest
@@ -151,6 +152,22 @@ def test_train_synth_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tmp_path / "loss.png"
     assert main(SMALL + ["--epochs", "1", "--plot", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_history_leaves_the_pyplot_backend_alone(tmp_path):
+    """Saving a plot must not switch pyplot's backend (that would turn off inline
+    plots in a notebook), so it must not even import pyplot."""
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "loss.png"
+    code = ("import sys\n"
+            "from microgrador.training import History, plot_history\n"
+            "h = History(); h.curve = [(0.5, 0.6), (1.0, 0.4)]\n"
+            "h.epochs = [{'epoch': 1, 'val_loss': 0.4, 'val_accuracy': 0.9}]\n"
+            f"plot_history(h, {str(path)!r}, 'title')\n"
+            "print('matplotlib.pyplot' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
