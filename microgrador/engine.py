@@ -208,7 +208,8 @@ def _backward(order: List[Value]) -> None:
         if g == 0.0:
             continue  # nothing to pass on: skipping is exact and saves work
         for parent, d in zip(node._parents, node._partials):
-            parent.grad += g * d
+            if d:  # a zero local derivative passes nothing on (e.g. a black pixel's weight)
+                parent.grad += g * d
 
 
 def _backward_checked(order: List[Value]) -> None:
@@ -216,6 +217,8 @@ def _backward_checked(order: List[Value]) -> None:
     for node in reversed(order):
         g = node.grad
         for i, (parent, d) in enumerate(zip(node._parents, node._partials)):
+            if not d:
+                continue  # as in _backward: 0 * g adds nothing, even for a huge g
             contribution = g * d
             if not math.isfinite(contribution):
                 raise FloatingPointError(

@@ -68,7 +68,7 @@ def backward_steps(root: Value, grad: float = 1.0) -> Iterator[Step]:
         updates = []
         for parent, d in zip(node._parents, node._partials):
             contribution = g * d
-            if not skipped:   # backward() skips such nodes; adding 0.0 could flip a -0.0
+            if not skipped and d:   # backward() skips these too: adding 0.0 could flip a -0.0
                 parent.grad += contribution
             updates.append(ParentUpdate(parent, d, contribution, _float(parent.grad)))
         yield Step(index, total, node, g, tuple(updates), skipped)

@@ -176,6 +176,18 @@ def test_dot_keeps_constants_out_of_the_graph():
     assert [v.grad for v in w] == [3.0, 4.0] and b.grad == 1.0
 
 
+def test_a_zero_local_derivative_passes_nothing_even_from_an_infinite_grad():
+    """relu is flat left of 0, so d L/d k = 0 there, whatever d L/d relu(k) is. Here that
+    upstream grad overflows to inf (1e200 * 1e200); inf * 0 would be NaN, so backward
+    must skip a zero local derivative rather than multiply by it."""
+    k = Value(-1.0)
+    r = k.relu()                          # 0.0, local derivative 0
+    loss = (r * 1e200) * 1e200            # data 0.0; d loss/d r = 1e400 = inf
+    loss.backward()
+    assert math.isinf(r.grad)
+    assert k.grad == 0.0
+
+
 def test_ops_work_on_plain_numbers():
     assert mg.exp(0.0) == 1.0 and isinstance(mg.exp(0.0), float)
     assert mg.softmax([0.0, 0.0]) == [0.5, 0.5]
