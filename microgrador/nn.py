@@ -369,7 +369,7 @@ class Neuron(Module):
     def __call__(self, x: Sequence[Union[float, Value]]) -> Value:
         consts = _as_constants(x, self.nin, "Neuron")
         if consts is not None:
-            z = apply(Dot(self.nin, consts, True), self.params)
+            z = Dot(self.nin, consts, True).apply(self.params)
         else:
             if self._dot_values is None:
                 self._dot_values = Dot(self.nin, None, True)
@@ -428,10 +428,10 @@ class Layer(Module):
         if consts is None:
             return self._call_values(_as_values(x))
         op = Dot(self.nin, consts, True)      # shared by every neuron of the layer
-        act = self._act
+        act, dot = self._act, op.apply
         if act is None:
-            return [apply(op, n.params) for n in self.neurons]
-        return [act(apply(op, n.params)) for n in self.neurons]
+            return [dot(n.params) for n in self.neurons]
+        return [act(dot(n.params)) for n in self.neurons]
 
     def _call_values(self, x: Tuple[Value, ...]) -> List[Value]:
         """The layer on a tuple of Values (a hidden layer's input)."""

@@ -66,6 +66,29 @@ def test_each_neuron_is_one_dot_node_sharing_the_parameter_tuple():
         assert o.parents == tuple(hidden) + neuron.params
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_layer_on_inputs_that_are_mostly_zero(seed):
+    """A layer skips the weights of zero inputs (most MNIST pixels): outputs, weight
+    grads and bias grads must be what the full sum gives, zero inputs included."""
+    rng = random.Random(seed)
+    nin = 40
+    x = [rng.choice([0.0, 0.0, 0.0, -0.0, rng.uniform(-2, 2)]) for _ in range(nin)]
+    layer = Layer(nin, 3, activation="tanh", seed=seed)
+    out = layer(x)
+    upstream = [rng.uniform(-1, 1) for _ in out]
+    total = sum(o * u for o, u in zip(out, upstream))
+    total.backward()
+    for o, u, neuron in zip(out, upstream, layer.neurons):
+        w, b = neuron.params[:-1], neuron.params[-1]
+        z = sum(wi.data * xi for wi, xi in zip(w, x)) + b.data
+        assert o.data == pytest.approx(math.tanh(z), rel=1e-14, abs=1e-15)
+        dz = u * (1 - math.tanh(z) ** 2)
+        assert [wi.grad for wi in w] == pytest.approx([dz * xi for xi in x], rel=1e-12, abs=1e-15)
+        assert b.grad == pytest.approx(dz, rel=1e-12)
+    all_zero = layer([0.0] * nin)           # nothing but the biases
+    assert [v.data for v in all_zero] == [math.tanh(n.params[-1].data) for n in layer.neurons]
+
+
 def test_int_inputs_are_constants_and_bool_is_refused():
     net = MLP(2, [2], seed=0)
     assert [v.data for v in net([1, 2])] == [v.data for v in net([1.0, 2.0])]
