@@ -85,7 +85,9 @@ class SGD(Optimizer):
         if self.momentum == 0.0:
             if self.weight_decay == 0.0:
                 for p in params:      # the hot path: plain SGD
-                    p.data -= lr * p.grad
+                    g = p.grad
+                    if g:             # most MNIST pixels are 0, and so are their weights' grads
+                        p.data -= lr * g
             else:
                 wd = self.weight_decay
                 for p in params:
