@@ -492,11 +492,11 @@ class PixelView:
 
 
 def _load_mnist_for(command: str, args: argparse.Namespace, final: bool, subset: bool,
-                    data_dir: Optional[str]):
+                    data_dir: Optional[str], name: str = "mnist"):
     """(train, evaluation, info) from datasets.load_mnist, or None after printing why not."""
     from .datasets import DataError, load_mnist
     try:
-        train_set, eval_set, info = load_mnist(data_dir=data_dir, subset=subset, final=final,
+        train_set, eval_set, info = load_mnist(name, data_dir=data_dir, subset=subset, final=final,
                                                progress=not args.no_progress)
     except (DataError, OSError) as e:
         print(f"{command}: {e}", file=sys.stderr)
@@ -508,26 +508,30 @@ def _load_mnist_for(command: str, args: argparse.Namespace, final: bool, subset:
 
 
 def train_mnist(args: argparse.Namespace) -> int:
+    """`train mnist` and `train fashion` (args.dataset): the same network and loop."""
     from .nn import ACTIVATIONS
+    dataset = args.dataset
+    command = f"train {dataset}"
     if args.hidden < 1:
-        print("train mnist: --hidden must be >= 1", file=sys.stderr)
+        print(f"{command}: --hidden must be >= 1", file=sys.stderr)
         return 2
-    if not training_arguments_ok(args, "mnist"):    # before the data is loaded
+    if not training_arguments_ok(args, dataset):    # before the data is loaded
         return 2
     for name in ("limit", "val_limit"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            print(f"train mnist: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
+            print(f"{command}: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
     if args.activation not in ACTIVATIONS:
-        print(f"train mnist: unknown --activation {args.activation!r}; choose one of "
+        print(f"{command}: unknown --activation {args.activation!r}; choose one of "
               f"{', '.join(ACTIVATIONS)}", file=sys.stderr)
         return 2
     try:
         init = Init.parse(args.init)
     except (ValueError, TypeError) as e:
-        print(f"train mnist: {e}", file=sys.stderr)
+        print(f"{command}: {e}", file=sys.stderr)
         return 2
-    loaded = _load_mnist_for("train mnist", args, args.final, args.subset, args.data_dir)
+    loaded = _load_mnist_for(command, args, args.final, getattr(args, "subset", False),
+                             args.data_dir, dataset)
     if loaded is None:
         return 2
     train_set, eval_set, info = loaded
@@ -540,24 +544,36 @@ def train_mnist(args: argparse.Namespace) -> int:
               + (f"; evaluating on the first {len(eval_set):,}" if args.val_limit else ""))
     model = MLP(train_set.rows * train_set.cols, [args.hidden, 10], activation=args.activation,
                 init=init, seed=args.seed)
-    data = {"source": info["source"], "path": info["path"], "final": args.final,
+    data = {"dataset": dataset, "source": info["source"], "path": info["path"], "final": args.final,
             "subset": info["source"] == "bundled subset", "evaluation_split": info["evaluation_split"],
             "limit": args.limit, "val_limit": args.val_limit}
     return run_training(args, model, (PixelView(train_set.images), train_set.labels),
-                        (PixelView(eval_set.images), eval_set.labels), "mnist",
+                        (PixelView(eval_set.images), eval_set.labels), dataset,
                         settings={"init": repr(init), "data": data, "data_note": info["note"]},
                         val_name=info["evaluation_split"])
 
 
 def register_mnist(datasets) -> None:
+    _register_images(datasets, "mnist", "an MLP on MNIST digits (784 -> HIDDEN -> 10), per-sample SGD",
+                     "offline, the bundled subset (2,000 + 1,000 images) is used and a line says so.")
+
+
+def register_fashion(datasets) -> None:
+    _register_images(datasets, "fashion",
+                     "an MLP on FashionMNIST clothes (784 -> HIDDEN -> 10), per-sample SGD",
+                     "there is no bundled subset of FashionMNIST.")
+
+
+def _register_images(datasets, dataset: str, help: str, offline: str) -> None:
+    title = {"mnist": "MNIST", "fashion": "FashionMNIST"}[dataset]
     p = datasets.add_parser(
-        "mnist", help="an MLP on MNIST digits (784 -> HIDDEN -> 10), per-sample SGD",
-        description="Per-sample SGD of MLP(784, [HIDDEN, 10]) with softmax cross-entropy on "
-                    "MNIST, pixels scaled to [0, 1]. Without --final: train on the first 55,000 "
+        dataset, help=help,
+        description=f"Per-sample SGD of MLP(784, [HIDDEN, 10]) with softmax cross-entropy on "
+                    f"{title}, pixels scaled to [0, 1]. Without --final: train on the first 55,000 "
                     "training images, validate on the last 5,000; with --final: train on all "
                     "60,000, evaluate on the 10,000 test images. The files come from --data-dir, "
-                    "else $MICROGRADOR_DATA/mnist, else the user cache (downloaded when missing); "
-                    "offline, the bundled subset (2,000 + 1,000 images) is used and a line says so.")
+                    f"else $MICROGRADOR_DATA/{dataset}, else the user cache (downloaded when "
+                    f"missing); {offline}")
     add_training_arguments(p, epochs=1, lr=MNIST_LR)
     p.add_argument("--hidden", type=int, default=300, help="hidden units (default 300)")
     p.add_argument("--activation", default="sigmoid",
@@ -571,20 +587,22 @@ def register_mnist(datasets) -> None:
                    help="evaluate on the first N validation (or test) images only")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data-dir", metavar="DIR",
-                        help="folder with the four MNIST files (.gz or not); downloaded there if missing")
-    source.add_argument("--subset", action="store_true",
-                        help="use the small MNIST subset bundled with the package")
-    p.set_defaults(func=train_mnist)
+                        help=f"folder with the four {title} files (.gz or not); downloaded there if missing")
+    if dataset == "mnist":
+        source.add_argument("--subset", action="store_true",
+                            help="use the small MNIST subset bundled with the package")
+    p.set_defaults(func=train_mnist, dataset=dataset)
 
 
 # Each entry adds one `microgrador train DATASET` subcommand: it builds its data and
 # model, then hands over to run_training (see train_synth).
-DATASET_COMMANDS = [register_synth, register_mnist]
+DATASET_COMMANDS = [register_synth, register_mnist, register_fashion]
 
 
 # --- evaluate ------------------------------------------------------------------------------------------
 def evaluate_checkpoint(args: argparse.Namespace) -> int:
-    """`microgrador evaluate CHECKPOINT`: accuracy and confusion matrix on MNIST."""
+    """`microgrador evaluate CHECKPOINT`: accuracy and confusion matrix on MNIST or
+    FashionMNIST, whichever the checkpoint was trained on (unless --dataset says)."""
     path = args.checkpoint
     try:
         doc = read_checkpoint(path)
@@ -611,12 +629,18 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     cfg = doc["model"]
     nin = cfg.get("nin")
     nout = cfg["sizes"][-1] if cfg.get("sizes") else cfg.get("nout", 1)   # MLP, Layer, Neuron
-    loaded = _load_mnist_for("evaluate", args, split == "test", subset, data_dir)
+    dataset = args.dataset or (data.get("dataset") if data.get("dataset") in ("mnist", "fashion")
+                               else "mnist")
+    if dataset != "mnist" and subset:
+        print("evaluate: there is no bundled subset of FashionMNIST", file=sys.stderr)
+        return 2
+    loaded = _load_mnist_for("evaluate", args, split == "test", subset, data_dir, dataset)
     if loaded is None:
         return 2
     _, eval_set, info = loaded
+    title = {"mnist": "MNIST", "fashion": "FashionMNIST"}[dataset]
     if nin != eval_set.rows * eval_set.cols or nout != 10:
-        print(f"evaluate: {path} holds a model with {nin} inputs and {nout} outputs; MNIST "
+        print(f"evaluate: {path} holds a model with {nin} inputs and {nout} outputs; {title} "
               f"needs {eval_set.rows * eval_set.cols} inputs and 10 outputs", file=sys.stderr)
         return 2
     limit = args.limit if args.limit is not None else data.get("val_limit")
@@ -629,14 +653,15 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     correct = sum(matrix[c][c] for c in range(10))
     counts = [sum(row) for row in matrix]
     if args.json:
-        print(json.dumps({"checkpoint": path, "model": cfg, "split": split, "source": info["source"],
+        print(json.dumps({"checkpoint": path, "model": cfg, "dataset": dataset, "split": split,
+                          "source": info["source"],
                           "num_samples": len(ys), "loss": loss, "accuracy": acc, "correct": correct,
                           "class_counts": counts, "confusion_matrix": matrix, "seconds": seconds,
                           "data_note": info["note"]}))
         return 0
     where = "the bundled subset" if info["source"] == "bundled subset" else info["source"]
     print(f"{path}: {_describe(cfg)}")
-    print(f"MNIST {split} set from {where}: {len(ys):,} images")
+    print(f"{title} {split} set from {where}: {len(ys):,} images")
     print(f"accuracy {100 * acc:.2f}% ({correct:,} of {len(ys):,})  loss {loss:.4f}  ({seconds:.1f} s)")
     print(format_confusion(matrix))
     return 0
@@ -673,11 +698,13 @@ def register(subparsers) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     e = subparsers.add_parser(
-        "evaluate", help="accuracy and confusion matrix of a saved MNIST model",
+        "evaluate", help="accuracy and confusion matrix of a saved MNIST or FashionMNIST model",
         description="Load a checkpoint saved by `microgrador train mnist --save FILE` and print its "
                     "accuracy and confusion matrix. By default the data set and split are the ones "
                     "the training run evaluated on (recorded in the checkpoint).")
     e.add_argument("checkpoint", metavar="CHECKPOINT.json")
+    e.add_argument("--dataset", choices=("mnist", "fashion"),
+                   help="the data set to evaluate on; default: the one the model was trained on")
     e.add_argument("--split", choices=("test", "validation"),
                    help="the 10,000 test images, or the 5,000 validation images (the last of the "
                         "training file); default: the split the training run used")

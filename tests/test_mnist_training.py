@@ -221,3 +221,30 @@ def test_pixel_view_scales_grey_levels_to_the_unit_interval():
     assert len(view) == 2
     assert view[0] == (0.0, 1.0, 0.2) and view[1] == (0.4, 1 / 255, 254 / 255)
     assert type(view[1]) is tuple and all(type(v) is float for v in view[1])
+
+
+def test_train_fashion_reads_its_own_folder_and_evaluate_follows_it(tmp_path, monkeypatch):
+    """`train fashion` is the MNIST command on FashionMNIST files (same format): here a
+    folder made from the bundled subset's files under the standard names."""
+    import shutil
+    monkeypatch.delenv("MICROGRADOR_DATA", raising=False)
+    folder = tmp_path / "fashion"
+    folder.mkdir()
+    for base in datasets.FILES:
+        shutil.copy(f"{datasets.SUBSET_DIR}/{datasets.SUBSET_PREFIX}{base}.gz", folder / f"{base}.gz")
+    model = tmp_path / "fashion.json"
+    code, out, err = run(["train", "fashion", "--data-dir", str(folder), "--final", "--limit", "300",
+                          "--hidden", "8", "--no-progress", "--json", "--save", str(model)])
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["dataset"] == "fashion" and report["data"]["dataset"] == "fashion"
+    code, out, err = run(["evaluate", str(model), "--json", "--no-progress"])
+    assert code == 0, err
+    evaluated = json.loads(out)
+    assert evaluated["dataset"] == "fashion" and evaluated["split"] == "test"
+    assert evaluated["num_samples"] == 1000
+    assert evaluated["accuracy"] == report["final_val_accuracy"]
+    code, out, err = run(["evaluate", str(model), "--no-progress"])
+    assert "FashionMNIST test set" in out
+    code, _, err = run(["evaluate", str(model), "--subset", "--no-progress"])
+    assert code == 2 and "no bundled subset of FashionMNIST" in err
