@@ -166,43 +166,26 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
             total = stretch_total = 0.0
             done = 0                                   # samples of this epoch fully trained
             shown = point_start = 0                    # samples in the bar; where this curve point began
-            if batch_size == 1:
-                for i in order:
-                    zero_grad()
+            for first in range(0, n, batch_size):
+                batch = order[first:first + batch_size]
+                scale = 1.0 / len(batch)          # 1.0 for per-sample SGD; the last batch may be smaller
+                zero_grad()
+                batch_total = 0.0
+                for i in batch:
                     loss = loss_fn(model(xs[i]), ys[i])
-                    loss.backward()
-                    step()
-                    total += loss.data
-                    done += 1
-                    if done - shown >= tick:
-                        bar.update(done - shown)
-                        shown = done
-                        bar.set_postfix_str(f"loss {total / done:.4f}", refresh=False)
-                    if done - point_start >= stretch:
-                        history.curve.append((epoch - 1 + done / n,
-                                              (total - stretch_total) / (done - point_start)))
-                        point_start, stretch_total = done, total
-            else:
-                for first in range(0, n, batch_size):
-                    batch = order[first:first + batch_size]
-                    scale = 1.0 / len(batch)          # the last batch may be smaller
-                    zero_grad()
-                    batch_total = 0.0
-                    for i in batch:
-                        loss = loss_fn(model(xs[i]), ys[i])
-                        loss.backward(scale)
-                        batch_total += loss.data
-                    step()
-                    total += batch_total
-                    done += len(batch)
-                    if done - shown >= tick:
-                        bar.update(done - shown)
-                        shown = done
-                        bar.set_postfix_str(f"loss {total / done:.4f}", refresh=False)
-                    if done - point_start >= stretch:
-                        history.curve.append((epoch - 1 + done / n,
-                                              (total - stretch_total) / (done - point_start)))
-                        point_start, stretch_total = done, total
+                    loss.backward(scale)
+                    batch_total += loss.data
+                step()
+                total += batch_total             # counted once the step is taken (Ctrl-C)
+                done += len(batch)
+                if done - shown >= tick:
+                    bar.update(done - shown)
+                    shown = done
+                    bar.set_postfix_str(f"loss {total / done:.4f}", refresh=False)
+                if done - point_start >= stretch:
+                    history.curve.append((epoch - 1 + done / n,
+                                          (total - stretch_total) / (done - point_start)))
+                    point_start, stretch_total = done, total
             bar.close()
             history.samples += done
             history.train_seconds += time.perf_counter() - t0
