@@ -41,6 +41,24 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
+        """One update of every parameter from its .grad, a float (backward() without
+        create_graph)."""
+        try:
+            self._update()
+        except TypeError:
+            self._check_grads()   # the likely cause, said plainly
+            raise
+
+    def _check_grads(self) -> None:
+        """Refuse Value gradients (their arithmetic would quietly turn .data into Values)."""
+        for i, p in enumerate(self.params):
+            if isinstance(p.grad, Value):
+                raise TypeError(
+                    f"{type(self).__name__}.step(): parameter {i} has a Value as its .grad, as "
+                    f"backward(create_graph=True) leaves it; optimizers update from float "
+                    f"gradients, so train with backward() (or set p.grad = p.grad.data first)")
+
+    def _update(self) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -78,20 +96,20 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.buffers: List[float] = []   # one momentum buffer per parameter, after step 1
 
-    def step(self) -> None:
-        """One update of every parameter from its .grad (a float: backward() without
-        create_graph)."""
+    def _update(self) -> None:
         lr, params = self.lr, self.params
-        if self.momentum == 0.0:
-            if self.weight_decay == 0.0:
-                for p in params:      # the hot path: plain SGD
-                    g = p.grad
-                    if g:             # most MNIST pixels are 0, and so are their weights' grads
-                        p.data -= lr * g
-            else:
-                wd = self.weight_decay
-                for p in params:
-                    p.data -= lr * (p.grad + wd * p.data)
+        if self.momentum == 0.0 and self.weight_decay == 0.0:
+            for p in params:          # the hot path: plain SGD (`if g` refuses a Value grad)
+                g = p.grad
+                if g:                 # most MNIST pixels are 0, and so are their weights' grads
+                    p.data -= lr * g
+            self.steps += 1
+            return
+        self._check_grads()
+        if self.momentum == 0.0:      # weight decay only
+            wd = self.weight_decay
+            for p in params:
+                p.data -= lr * (p.grad + wd * p.data)
             self.steps += 1
             return
         mu, keep, wd, bufs = self.momentum, 1.0 - self.dampening, self.weight_decay, self.buffers
@@ -148,7 +166,8 @@ class Adam(Optimizer):
         self.m = [0.0] * n    # first moment (mean of g)
         self.v = [0.0] * n    # second moment (mean of g^2)
 
-    def step(self) -> None:
+    def _update(self) -> None:
+        self._check_grads()
         self.steps += 1
         t = self.steps
         b1, b2 = self.betas

@@ -145,3 +145,24 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="betas"):
         Adam(p, betas=(0.9, 1.0))
     assert repr(SGD(p, lr=0.1, momentum=0.9)) == "SGD(1 parameters, lr=0.1, momentum=0.9)"
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: SGD(ps, lr=0.1, weight_decay=0.01),
+                                  lambda ps: Adam(ps, lr=0.1)])
+def test_step_after_create_graph_says_what_is_wrong(make):
+    """backward(create_graph=True) leaves Values in .grad; step() must say so by name
+    instead of failing inside the arithmetic (or turning .data into a Value)."""
+    w = [Value(1.0), Value(2.0)]
+    loss = w[1] * w[1]
+    loss.backward(create_graph=True)
+    with pytest.raises(TypeError, match=r"parameter 1 has a Value as its \.grad.*create_graph"):
+        make(w).step()
+    assert type(w[1].data) is float
+
+
+def test_sgd_leaves_parameters_with_zero_gradient_alone():
+    w = [Value(1.0), Value(-2.0), Value(3.0)]
+    w[1].grad = 0.5
+    SGD(w, lr=0.1).step()
+    assert [p.data for p in w] == [1.0, -2.0 - 0.1 * 0.5, 3.0]
