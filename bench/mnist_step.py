@@ -41,6 +41,7 @@ from operator import mul
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from microgrador.datasets import load_mnist  # noqa: E402
+from micrograd_ops import micrograd_ops  # noqa: E402  (bench/, the script's folder)
 from microgrador.losses import cross_entropy  # noqa: E402
 from microgrador.nn import MLP  # noqa: E402
 from microgrador.optim import SGD  # noqa: E402
@@ -76,14 +77,22 @@ def microgrador_step(x, t, lr, seed=0):
     return step, params
 
 
-def hand_step(x, t, lr, seed=0):
-    """Backprop of the 784-300-10 network written out on lists of floats."""
+def hand_step(x, t, lr, seed=0, skip_zero_pixels=False):
+    """Backprop of the 784-300-10 network written out on lists of floats. With
+    skip_zero_pixels the first layer leaves out the pixels that are 0 (most of them),
+    in its forward sum and in the W1 update, as microgrador does: a fairer baseline."""
     W1, b1, W2, b2 = initial_weights(seed)
     exp = math.exp
+    nz = [i for i, v in enumerate(x) if v]          # the non-zero pixels
+    xnz = [x[i] for i in nz]
 
     def step():
         # forward: h = sigmoid(W1 x + b1), o = W2 h + b2, loss = logsumexp(o) - o[t]
-        h = [1.0 / (1.0 + exp(-(sum(map(mul, w, x)) + b))) for w, b in zip(W1, b1)]
+        if skip_zero_pixels:
+            h = [1.0 / (1.0 + exp(-(sum(map(mul, [w[i] for i in nz], xnz)) + b)))
+                 for w, b in zip(W1, b1)]
+        else:
+            h = [1.0 / (1.0 + exp(-(sum(map(mul, w, x)) + b))) for w, b in zip(W1, b1)]
         o = [sum(map(mul, w, h)) + b for w, b in zip(W2, b2)]
         m = max(o)
         e = [exp(v - m) for v in o]
@@ -102,7 +111,12 @@ def hand_step(x, t, lr, seed=0):
             b2[k] -= c
         for j, g in enumerate(dk):
             c = lr * g
-            W1[j] = [w - c * xi for w, xi in zip(W1[j], x)]
+            if skip_zero_pixels:
+                w = W1[j]
+                for i, xi in zip(nz, xnz):
+                    w[i] -= c * xi
+            else:
+                W1[j] = [w - c * xi for w, xi in zip(W1[j], x)]
             b1[j] -= c
         return loss
 
@@ -112,67 +126,16 @@ def hand_step(x, t, lr, seed=0):
 
 
 def hand_step_sparse(x, t, lr, seed=0):
-    """hand_step, but the first layer skips the pixels that are 0 (most of them), in
-    the forward sum and in the W1 update, as microgrador does: a fairer baseline."""
-    W1, b1, W2, b2 = initial_weights(seed)
-    exp = math.exp
-    nz = [i for i, v in enumerate(x) if v]
-    xnz = [x[i] for i in nz]
-
-    def step():
-        h = [1.0 / (1.0 + exp(-(sum(map(mul, [w[i] for i in nz], xnz)) + b)))
-             for w, b in zip(W1, b1)]
-        o = [sum(map(mul, w, h)) + b for w, b in zip(W2, b2)]
-        m = max(o)
-        e = [exp(v - m) for v in o]
-        s = sum(e)
-        loss = m + math.log(s) - o[t]
-        do = [v / s for v in e]
-        do[t] -= 1.0
-        dh = [sum(map(mul, do, column)) for column in zip(*W2)]
-        dk = [g * hj * (1.0 - hj) for g, hj in zip(dh, h)]
-        for k, g in enumerate(do):
-            c = lr * g
-            W2[k] = [w - c * hj for w, hj in zip(W2[k], h)]
-            b2[k] -= c
-        for j, g in enumerate(dk):
-            c = lr * g
-            w = W1[j]
-            for i, xi in zip(nz, xnz):
-                w[i] -= c * xi
-            b1[j] -= c
-        return loss
-
-    def params():
-        return [v for ws, b in zip(W1 + W2, b1 + b2) for v in ws + [b]]
-    return step, params
+    return hand_step(x, t, lr, seed, skip_zero_pixels=True)
 
 
 def micrograd_step(x, t, lr, seed=0):
     """micrograd 0.1.0's MLP(784, [300, 10]) and one SGD step, or None if not installed."""
-    try:
-        from micrograd.engine import Value
-        from micrograd.nn import MLP as MicrogradMLP
-    except ImportError:
+    ops = micrograd_ops()
+    if ops is None:
         return None
-
-    # micrograd has no exp or log; added as its own ops are written: one node each,
-    # with a _backward closure.
-    def exp(v):
-        out = Value(math.exp(v.data), (v,), "exp")
-
-        def _backward():
-            v.grad += out.data * out.grad
-        out._backward = _backward
-        return out
-
-    def log(v):
-        out = Value(math.log(v.data), (v,), "log")
-
-        def _backward():
-            v.grad += out.grad / v.data
-        out._backward = _backward
-        return out
+    from micrograd.nn import MLP as MicrogradMLP
+    _, exp, log, _ = ops
 
     random.seed(seed)                              # micrograd draws its weights from `random`
     model = MicrogradMLP(784, [300, 10])

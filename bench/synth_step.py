@@ -28,6 +28,7 @@ from operator import mul
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from micrograd_ops import micrograd_ops  # noqa: E402  (bench/, the script's folder)
 from microgrador.losses import cross_entropy  # noqa: E402
 from microgrador.nn import MLP  # noqa: E402
 from microgrador.optim import SGD  # noqa: E402
@@ -91,34 +92,10 @@ def hand_steps(data, lr, seed=0):
 
 
 def micrograd_steps(data, lr, seed=0):
-    try:
-        from micrograd.engine import Value
-    except ImportError:
+    ops = micrograd_ops()
+    if ops is None:
         return None
-
-    def sigmoid(v):
-        out = Value(1.0 / (1.0 + math.exp(-v.data)), (v,), "sigmoid")
-
-        def _backward():
-            v.grad += out.data * (1.0 - out.data) * out.grad
-        out._backward = _backward
-        return out
-
-    def exp(v):
-        out = Value(math.exp(v.data), (v,), "exp")
-
-        def _backward():
-            v.grad += out.data * out.grad
-        out._backward = _backward
-        return out
-
-    def log(v):
-        out = Value(math.log(v.data), (v,), "log")
-
-        def _backward():
-            v.grad += out.grad / v.data
-        out._backward = _backward
-        return out
+    Value, exp, log, sigmoid = ops
 
     W1, b1, W2, b2 = initial_weights(seed)
     layer1 = [([Value(w) for w in ws], Value(b)) for ws, b in zip(W1, b1)]
