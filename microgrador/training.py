@@ -547,10 +547,10 @@ def register_fashion(datasets) -> None:
                      "there is no bundled subset of FashionMNIST.")
 
 
-def _register_images(datasets, dataset: str, help: str, offline: str) -> None:
+def _register_images(datasets, dataset: str, summary: str, offline: str) -> None:
     title = {"mnist": "MNIST", "fashion": "FashionMNIST"}[dataset]
     p = datasets.add_parser(
-        dataset, help=help,
+        dataset, help=summary,
         description=f"Per-sample SGD of MLP(784, [HIDDEN, 10]) with softmax cross-entropy on "
                     f"{title}, pixels scaled to [0, 1]. Without --final: train on the first 55,000 "
                     "training images, validate on the last 5,000; with --final: train on all "
