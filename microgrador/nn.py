@@ -582,7 +582,12 @@ MODULE_TYPES = {"MLP": MLP, "Layer": Layer, "Neuron": Neuron}
 def load_model(path: str) -> Module:
     """Rebuild the module saved in `path` (its architecture is in the file) with the
     saved parameters."""
-    doc = read_checkpoint(path)
+    return model_from_checkpoint(read_checkpoint(path), path)
+
+
+def model_from_checkpoint(doc: Dict[str, Any], path: str) -> Module:
+    """The module of a checkpoint already read by read_checkpoint(path), with its
+    parameters (for callers that also want the checkpoint's meta data)."""
     cfg = dict(doc["model"])
     kind = cfg.pop("type", None)
     if kind not in MODULE_TYPES:

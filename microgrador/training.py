@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .engine import Value, no_grad
 from .losses import cross_entropy
-from .nn import MLP, CheckpointError, Init, Module, load_model, read_checkpoint
+from .nn import MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
 from .optim import SGD, Optimizer
 
 LossFn = Callable[[List[Value], Any], Value]
@@ -589,7 +589,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     path = args.checkpoint
     try:
         doc = read_checkpoint(path)
-        model = load_model(path)
+        model = model_from_checkpoint(doc, path)
     except CheckpointError as e:
         print(f"evaluate: {e}", file=sys.stderr)
         return 2
