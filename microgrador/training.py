@@ -24,6 +24,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from .datasets import TITLES
 from .engine import Value, no_grad
 from .losses import cross_entropy
 from .nn import MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
@@ -548,7 +549,7 @@ def register_fashion(datasets) -> None:
 
 
 def _register_images(datasets, dataset: str, summary: str, offline: str) -> None:
-    title = {"mnist": "MNIST", "fashion": "FashionMNIST"}[dataset]
+    title = TITLES[dataset]
     p = datasets.add_parser(
         dataset, help=summary,
         description=f"Per-sample SGD of MLP(784, [HIDDEN, 10]) with softmax cross-entropy on "
@@ -612,8 +613,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     cfg = doc["model"]
     nin = cfg.get("nin")
     nout = cfg["sizes"][-1] if cfg.get("sizes") else cfg.get("nout", 1)   # MLP, Layer, Neuron
-    dataset = args.dataset or (data.get("dataset") if data.get("dataset") in ("mnist", "fashion")
-                               else "mnist")
+    dataset = args.dataset or (data.get("dataset") if data.get("dataset") in TITLES else "mnist")
     if dataset != "mnist" and subset:
         print("evaluate: there is no bundled subset of FashionMNIST", file=sys.stderr)
         return 2
@@ -621,7 +621,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     if loaded is None:
         return 2
     _, eval_set, info = loaded
-    title = {"mnist": "MNIST", "fashion": "FashionMNIST"}[dataset]
+    title = info["title"]
     if nin != eval_set.rows * eval_set.cols or nout != 10:
         print(f"evaluate: {path} holds a model with {nin} inputs and {nout} outputs; {title} "
               f"needs {eval_set.rows * eval_set.cols} inputs and 10 outputs", file=sys.stderr)
@@ -686,7 +686,7 @@ def register(subparsers) -> None:
                     "accuracy and confusion matrix. By default the data set and split are the ones "
                     "the training run evaluated on (recorded in the checkpoint).")
     e.add_argument("checkpoint", metavar="CHECKPOINT.json")
-    e.add_argument("--dataset", choices=("mnist", "fashion"),
+    e.add_argument("--dataset", choices=tuple(TITLES),
                    help="the data set to evaluate on; default: the one the model was trained on")
     e.add_argument("--split", choices=("test", "validation"),
                    help="the 10,000 test images, or the 5,000 validation images (the last of the "
