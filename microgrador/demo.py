@@ -70,7 +70,7 @@ def _report_epoch(figures) -> None:
           f"validation accuracy {100 * figures['val_accuracy']:.2f}%")
 
 
-def synth_example(num_train: int, epochs: int) -> float:
+def synth_example(num_train: int, epochs: int) -> None:
     from .nn import MLP
     from .optim import SGD
     from .synth import load_synth
@@ -83,10 +83,9 @@ def synth_example(num_train: int, epochs: int) -> float:
                     on_epoch=_report_epoch)
     print(f"   {history.total_seconds:.1f} s; the full run: microgrador train synth "
           f"(60,000 points, 3 epochs, >= 97%)")
-    return history.epochs[-1]["val_accuracy"]
 
 
-def mnist_example(limit: int, epochs: int, hidden: int = 32) -> float:
+def mnist_example(limit: int, epochs: int, hidden: int = 32) -> None:
     from .datasets import load_mnist
     from .nn import MLP
     from .optim import SGD
@@ -107,7 +106,6 @@ def mnist_example(limit: int, epochs: int, hidden: int = 32) -> float:
           f"the commonest digit would score {100 * commonest:.1f}%")
     print("   the full run (784-300-10 on all 60,000 images, about 96% after one epoch):\n"
           "   microgrador train mnist --final --data-dir DIR   (downloads MNIST into DIR)")
-    return history.epochs[-1]["val_accuracy"]
 
 
 def run(args: argparse.Namespace) -> int:
