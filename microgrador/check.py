@@ -20,6 +20,7 @@ y = softmax(z_L), loss = -log y[t].
 from __future__ import annotations
 
 import math
+import os
 import random
 import traceback
 from dataclasses import dataclass, field
@@ -106,12 +107,21 @@ class Report:
                                                else "not right")
         out.append("")
         out.append(f"{len(self.cases)} cases: {verdict}")
-        out.extend(self.errors)
+        out.extend(_grouped(self.errors))
         if self.ignored:
             out.append("ignored keys (not quantities of this network): " + ", ".join(self.ignored))
         if self.hint:
             out.append(self.hint)
         return "\n".join(out)
+
+
+def _grouped(errors: List[str]) -> List[str]:
+    """["case 1: X", "case 2: X"] -> ["cases 1, 2: X"]."""
+    by_message: Dict[str, List[str]] = {}
+    for e in errors:
+        case, _, message = e.partition(": ")
+        by_message.setdefault(message, []).append(case.split()[-1])
+    return [f"case{'s' * (len(cs) > 1)} {', '.join(cs)}: {m}" for m, cs in by_message.items()]
 
 
 # --- the student's values -----------------------------------------------------------------
@@ -192,6 +202,9 @@ def compare(student: Any, expected: Any, rtol: float, atol: float
         s = to_nested(student)
     except BadValue as e:
         return BAD, None, (), str(e)
+    for index, a in enumerate(_flat(s)):
+        if not math.isfinite(a):
+            return BAD, None, (), f"{a} among the numbers" if isinstance(s, list) else f"{a}"
     fitted = conform(s, expected)
     if fitted is None:
         got = shape_of(s)
@@ -199,8 +212,6 @@ def compare(student: Any, expected: Any, rtol: float, atol: float
                                  else f"ragged lists, expected shape {shape_of(expected)}")
     worst, where, wrong = -1.0, (), False
     for index, (a, b) in _pairs(fitted, expected):
-        if not math.isfinite(a):
-            return BAD, None, index, f"{a} at {''.join(f'[{i}]' for i in index) or 'it'}"
         err = abs(a - b)
         if err > atol + rtol * abs(b):
             wrong = True
@@ -274,8 +285,9 @@ def make_cases(net: Net, cases: int, seed: int) -> List[Dict[str, Any]]:
 # --- calling the student ------------------------------------------------------------------
 def _student_frame(exc: BaseException) -> str:
     """' at FILE:LINE in FUNC: CODE' for the innermost frame outside microgrador."""
+    here = os.path.dirname(os.path.abspath(__file__))
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "microgrador" not in f.filename.replace("\\", "/").split("/")[-2:-1]]
+              if os.path.dirname(os.path.abspath(f.filename)) != here]
     if not frames:
         return ""
     f = frames[-1]
@@ -368,7 +380,8 @@ def _diagnose(report: Report, net: Net, refs, returned, rtol: float, atol: float
     wrong = [r for r in report.rows if r.status not in (RIGHT, MISSING)]
     if not wrong:
         if report.errors:
-            report.hint = "fn did not run on every case; " + report.errors[0]
+            report.hint = (f"fn failed in {len(report.errors)} of {len(report.cases)} cases, "
+                           f"first in {report.errors[0]}")
         elif all(r.status == MISSING for r in report.rows):
             report.hint = ("fn returned none of this network's quantities; expected keys: "
                            + ", ".join(net.names))
@@ -380,7 +393,7 @@ def _diagnose(report: Report, net: Net, refs, returned, rtol: float, atol: float
     inputs = net.inputs_of(first.name)
     said = ", ".join(f"{i} ({'right' if report.row(i).status == RIGHT else 'not returned'})"
                      if i in net.names else i for i in inputs)
-    hint = f"{first.name}{yours} is {first.status}"
+    hint = f"{first.name}{yours}: {first.status}"
     if first.detail:
         hint += f" ({first.detail})"
     hint += f". It comes from {said} by {net.formula(first.name)}." if inputs else \

@@ -152,7 +152,7 @@ class Net:
             return self.outer(s[f"a{l - 1}"], s[f"dz{l}"])
         if kind == "db":
             return list(s[f"dz{l}"])
-        W, dz = s["W"][l], s[f"dz{l + 1}"]          # da_l from layer l + 1
+        W, dz = s["W"][l + 1], s[f"dz{l + 1}"]
         if self.layout == "out_in":
             W = transpose(W)
         return [sum(w * d for w, d in zip(row, dz)) for row in W]
@@ -275,8 +275,8 @@ def candidates(net: Net, name: str) -> Iterator[Mistake]:
             yield Mistake("transposed", name, f"da{l} = {wrong} instead of {right}: a missing "
                           f"or extra transpose",
                           lambda s: [sum(w * g for w, g in zip(col, s[f"dz{l + 1}"]))
-                                     for col in (transpose(s["W"][l]) if net.layout == "in_out"
-                                                 else s["W"][l])])
+                                     for col in (transpose(s["W"][l + 1]) if net.layout == "in_out"
+                                                 else s["W"][l + 1])])
     for n in sorted(set(net.sizes) - {1}):     # the layer sizes a mean may divide by
         yield Mistake("extra_1_over_n", name, f"{name} divided by {n}: an extra factor 1/{n}",
                           lambda s, n=n: scale(net.rule(name, s), 1 / n))
