@@ -391,8 +391,8 @@ def _diagnose(report: Report, net: Net, refs, returned, rtol: float, atol: float
     yours = f" (your {first.key!r})" if first.key != first.name else ""
     before = [r for r in report.rows[:report.rows.index(first)] if r.status == RIGHT]
     inputs = net.inputs_of(first.name)
-    said = ", ".join(f"{i} ({'right' if report.row(i).status == RIGHT else 'not returned'})"
-                     if i in net.names else i for i in inputs)
+    said = " and ".join(f"{i} ({'right' if report.row(i).status == RIGHT else 'not returned'})"
+                        if i in net.names else i for i in inputs)
     hint = f"{first.name}{yours}: {first.status}"
     if first.detail:
         hint += f" ({first.detail})"
@@ -407,7 +407,9 @@ def _diagnose(report: Report, net: Net, refs, returned, rtol: float, atol: float
                                  lambda got, want: compare(got, want, rtol, atol)[0] == RIGHT)
         if found:
             report.mistake = found[0].name
-            hint += f" Your numbers are exactly those of this mistake: {found[0].text}"
+            upstream = (f" in {found[0].at}, which you did not return"
+                        if found[0].at != first.name else "")
+            hint += f" Your numbers are exactly those of this mistake{upstream}: {found[0].text}"
             if len(found) > 1:
                 hint += " (equally: " + "; ".join(m.text for m in found[1:3]) + ")"
         else:
