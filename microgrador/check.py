@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import textwrap
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -111,7 +112,7 @@ class Report:
         if self.ignored:
             out.append("ignored keys (not quantities of this network): " + ", ".join(self.ignored))
         if self.hint:
-            out.append(self.hint)
+            out.extend(textwrap.wrap(self.hint, 92))
         return "\n".join(out)
 
 

@@ -227,7 +227,8 @@ def candidates(net: Net, name: str) -> Iterator[Mistake]:
         if h in ("sigmoid", "tanh"):
             at_z = {"sigmoid": f"z{l} * (1 - z{l})", "tanh": f"1 - z{l}**2"}[h]
             yield Mistake("derivative_at_z", name, f"dz{l} = da{l} * {at_z}: the derivative "
-                          f"evaluated at z{l} instead of written with a{l}",
+                          f"{net.formula(name).split(' * ', 1)[1]} written with z{l} in place "
+                          f"of a{l}",
                           lambda s: [g * net.slope(zz, zz) for g, zz, aa in d(s)])
         for m in range(0, L + 1):        # another layer of the same width; 0 is x, L is y
             if m == l or net.sizes[m] != net.sizes[l]:

@@ -449,3 +449,18 @@ def test_cli_file_without_a_clear_function_exits_2(tmp_path, capsys):
 def test_cli_file_that_fails_to_import_exits_1(tmp_path, capsys):
     assert cli.main(["check", _write(tmp_path, "def backprop(:\n")]) == 1
     assert "SyntaxError" in capsys.readouterr().err
+
+
+def test_the_report_in_the_readme_is_what_its_example_prints():
+    import contextlib
+    import io
+    import pathlib
+    import re
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Checking a student's backprop", 1)[1]
+    code, shown = re.search(r"```python\n(.*?)```\s*prints\s*```text\n(.*?)```", section, re.S).groups()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert out.getvalue() == shown
+    assert "first wrong: dz1" in shown and "derivative_at_z" in shown
