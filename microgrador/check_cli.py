@@ -111,17 +111,14 @@ def run(args: argparse.Namespace) -> int:
         sizes = parse_sizes(args.sizes)
         if args.cases < 1:
             raise UsageError(f"--cases must be at least 1, got {args.cases}")
-        try:
-            fn, name = load_function(args.file, args.function)
-        except UsageError:
-            raise
-        except (Exception, SystemExit) as e:     # the student's file does not run
-            print(f"microgrador check: importing {args.file} raised {type(e).__name__}: {e}",
-                  file=sys.stderr)
-            return 1
+        fn, name = load_function(args.file, args.function)
     except UsageError as e:
         print(f"microgrador check: {e}", file=sys.stderr)
         return 2
+    except (Exception, SystemExit) as e:     # the student's file does not run
+        print(f"microgrador check: importing {args.file} raised {type(e).__name__}: {e}",
+              file=sys.stderr)
+        return 1
     report = check_backprop(fn, sizes=sizes, hidden=args.hidden, layout=args.layout,
                             cases=args.cases, seed=args.seed)
     print(f"{args.file}: {name}(x, t, W, b), sizes {','.join(map(str, sizes))}, "
