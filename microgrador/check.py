@@ -304,7 +304,10 @@ def _call(fn: Callable, case: Dict[str, Any]) -> Tuple[Optional[Mapping], str]:
     if not isinstance(result, Mapping):
         return None, (f"fn returned a {type(result).__name__}, expected a dict of quantities "
                       f"such as {{'dz1': ..., 'dW1': ...}}")
-    return result, ""
+    try:
+        return dict(result), ""          # a mapping of the student's own may misbehave
+    except Exception as e:
+        return None, f"reading the mapping fn returned raised {type(e).__name__}: {e}"
 
 
 def _keys(net: Net, result: Mapping) -> Tuple[Dict[str, str], List[str]]:
@@ -352,7 +355,7 @@ def check_backprop(fn: Callable, sizes: Sequence[int] = (2, 3, 2), hidden: str =
     for name, row in rows.items():
         if row.key is not None:
             missing = [c for c, got in enumerate(returned, 1) if name not in got and not
-                       errors_in(errors, c)]
+                       _failed_in(errors, c)]
             if missing and row.status == RIGHT:
                 row.status, row.case, row.index = WRONG, missing[0], ()
                 row.detail = f"not returned in case {missing[0]}"
@@ -361,7 +364,7 @@ def check_backprop(fn: Callable, sizes: Sequence[int] = (2, 3, 2), hidden: str =
     return report
 
 
-def errors_in(errors: List[str], case: int) -> bool:
+def _failed_in(errors: List[str], case: int) -> bool:
     return any(e.startswith(f"case {case}:") for e in errors)
 
 
