@@ -464,3 +464,46 @@ def test_the_report_in_the_readme_is_what_its_example_prints():
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue() == shown
     assert "first wrong: dz1" in shown and "derivative_at_z" in shown
+
+
+def test_an_error_inside_microgrador_points_at_the_students_line():
+    import microgrador as mg
+
+    def fn(x, t, W, b):
+        return {"loss": mg.log(-1.0)}
+    report = check_backprop(fn, cases=1)
+    assert "ValueError" in report.hint and "mg.log(-1.0)" in report.hint
+
+
+def test_the_tolerances_pass_float32_rounding_and_catch_a_small_error():
+    def rounded(digits, bump=0.0):
+        def fn(x, t, W, b):
+            out = student("tanh")(x, t, W, b)
+            out["dW1"] = [[float(f"{v:.{digits}g}") + bump for v in row] for row in out["dW1"]]
+            return out
+        return fn
+    assert check_backprop(rounded(7), hidden="tanh").ok           # float32 keeps ~7 digits
+    assert check_backprop(rounded(3), hidden="tanh").first_wrong == "dW1"
+    assert check_backprop(rounded(3), hidden="tanh", rtol=1e-2, atol=1e-3).ok
+    assert check_backprop(rounded(17, 1e-6), hidden="tanh").first_wrong == "dW1"
+
+
+def test_junk_under_every_key_is_reported_never_raised():
+    from hypothesis import given, settings, strategies as st
+    junk = st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=3)
+        | st.complex_numbers(allow_nan=False, allow_infinity=False),
+        lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=2), inner, max_size=2),
+        max_leaves=12)
+    names = Net([2, 3, 2]).names + ["k", "dV", "x", 3]
+
+    @settings(max_examples=60, derandomize=True, database=None, deadline=None)
+    @given(st.dictionaries(st.sampled_from(names), junk, max_size=6))
+    def check(result):
+        report = check_backprop(lambda x, t, W, b: result, cases=2)
+        str(report)
+        assert not report.ok
+        if any(isinstance(k, str) and k in Net([2, 3, 2]).names for k in result):
+            assert report.first_wrong is not None and report.first_wrong in report.hint
+    check()
