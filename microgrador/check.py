@@ -79,6 +79,7 @@ class Report:
     mistake: Optional[str] = None
     errors: List[str] = field(default_factory=list)
     ignored: List[str] = field(default_factory=list)
+    aliases: Dict[str, str] = field(default_factory=dict)   # the course's names, if any
 
     @property
     def ok(self) -> bool:
@@ -86,11 +87,14 @@ class Report:
         return bool(returned) and not self.errors and all(r.status == RIGHT for r in returned)
 
     def row(self, name: str) -> Row:
-        """The row of the canonical quantity `name`."""
+        """The row of quantity `name`: canonical ("dz1"), or the course's ("dk") for a
+        network with one hidden layer."""
+        name = self.aliases.get(name, name)
         for r in self.rows:
             if r.name == name:
                 return r
-        raise KeyError(name)
+        raise KeyError(f"no quantity {name!r} in this network; its quantities are "
+                       f"{', '.join(r.name for r in self.rows)}")
 
     def __str__(self) -> str:
         header = ("quantity", "your key", "status", "largest error", "where")
@@ -310,10 +314,14 @@ def _call(fn: Callable, case: Dict[str, Any]) -> Tuple[Optional[Mapping], str]:
         return None, f"reading the mapping fn returned raised {type(e).__name__}: {e}"
 
 
+def _aliases(net: Net) -> Dict[str, str]:
+    return COURSE_ALIASES if net.L == 2 else {}
+
+
 def _keys(net: Net, result: Mapping) -> Tuple[Dict[str, str], List[str]]:
     """canonical name -> the student's key, and the keys that name nothing."""
     names = set(net.names)
-    aliases = COURSE_ALIASES if net.L == 2 else {}
+    aliases = _aliases(net)
     found: Dict[str, str] = {}
     ignored = []
     for key in result:
@@ -359,7 +367,8 @@ def check_backprop(fn: Callable, sizes: Sequence[int] = (2, 3, 2), hidden: str =
             if missing and row.status == RIGHT:
                 row.status, row.case, row.index = WRONG, missing[0], ()
                 row.detail = f"not returned in case {missing[0]}"
-    report = Report(rows=list(rows.values()), cases=inputs, errors=errors, ignored=ignored[:10])
+    report = Report(rows=list(rows.values()), cases=inputs, errors=errors, ignored=ignored[:10],
+                    aliases=_aliases(net))
     _diagnose(report, net, refs, returned, rtol, atol)
     return report
 

@@ -229,6 +229,7 @@ def test_the_course_names_and_the_canonical_names_give_the_same_report():
         return lambda *a: dict(zip(course, (fn(*a)[k] for k in canonical)))
     report = check_backprop(renamed(student()))
     assert report.ok and report.row("dz1").key == "dk" and report.row("dW2").key == "dV"
+    assert report.row("dk") is report.row("dz1")
     bad = check_backprop(renamed(student(bugs={"twice"})))
     assert bad.first_wrong == "dz1" and "(your 'dk')" in bad.hint
     assert bad.mistake == "derivative_applied_twice"
@@ -238,6 +239,8 @@ def test_course_names_mean_nothing_for_a_deeper_network():
     fn = student()
     report = check_backprop(lambda *a: dict(fn(*a), dk=[0.0]), sizes=[4, 5, 3, 3])
     assert report.ok and "dk" in report.ignored
+    with pytest.raises(KeyError, match="no quantity 'dk'"):
+        report.row("dk")
 
 
 class FakeArray:
