@@ -8,10 +8,11 @@ them. The first wrong one is named with the rule that produces it, and, when a
 common mistake (see `microgrador.mistakes`) reproduces the student's numbers
 exactly, with that mistake.
 
-    >>> from microgrador.check import check_backprop
-    >>> report = check_backprop(my_backprop, sizes=[2, 3, 2], hidden="sigmoid")
-    >>> report.ok, report.first_wrong, report.hint          # doctest: +SKIP
-    (False, 'dz1', 'dz1 comes from da1 (right) by dz1 = da1 * a1 * (1 - a1). ...')
+    from microgrador.check import check_backprop
+    report = check_backprop(my_backprop, sizes=[2, 3, 2], hidden="sigmoid")
+    report.ok, report.first_wrong    # (False, 'dz1')
+    report.hint    # "... by dz1 = da1 * a1 * (1 - a1). Your numbers are exactly those of ..."
+    print(report)  # one row per quantity
 
 The network: z_l = a_(l-1) @ W_l + b_l (layout "in_out", W_l[i][j] from unit i to
 unit j) or W_l @ a_(l-1) + b_l (layout "out_in"), a_0 = x, a_l = hidden(z_l),

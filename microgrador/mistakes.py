@@ -12,7 +12,6 @@ The catalog (`CATALOG`, name -> what it is):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -44,7 +43,8 @@ CATALOG = {
                               "sample there is nothing to sum: db = dz. (In batch code the sum "
                               "runs over the samples, axis 0, never over the units.)",
 }
-__doc__ += "\n".join(f"    {name}: {text}" for name, text in CATALOG.items())
+if __doc__:      # None under python -OO
+    __doc__ += "\n".join(f"    {name}: {text}" for name, text in CATALOG.items())
 
 
 class Net:
