@@ -41,7 +41,10 @@ CATALOG = {
                             "its activation a",
     "bias_summed_over_units": "the bias gradient summed over the units (db = sum(dz)); for one "
                               "sample there is nothing to sum: db = dz. (In batch code the sum "
-                              "runs over the samples, axis 0, never over the units.)",
+                              "runs over the samples, axis 0, never over the units; NumPy's "
+                              "dz.sum(axis=0) on one sample's vector gives this mistake.)",
+    "bias_before_derivative": "the bias gradient taken before the activation's derivative: "
+                              "db = da (db = dy for the output layer) instead of dz",
 }
 if __doc__:      # None under python -OO
     __doc__ += "\n".join(f"    {name}: {text}" for name, text in CATALOG.items())
@@ -266,6 +269,10 @@ def candidates(net: Net, name: str) -> Iterator[Mistake]:
             return (total, [total] * net.sizes[l])
         yield Mistake("bias_summed_over_units", name, f"db{l} = sum(dz{l}), one number: "
                       + CATALOG["bias_summed_over_units"].split("; ", 1)[1], summed)
+        before = "dy" if l == L else f"da{l}"
+        yield Mistake("bias_before_derivative", name, f"db{l} = {before} instead of dz{l}: the "
+                      f"bias gradient taken before the activation's derivative",
+                      lambda s: list(s[before]))
     if kind == "da":
         n = net.sizes[l]
         if net.sizes[l + 1] == n:   # only a square W fits both ways round

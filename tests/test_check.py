@@ -82,6 +82,10 @@ def student(hidden="sigmoid", layout="in_out", bugs=(), keys=None):
                 dW = T(dW)
             out[f"dW{l}"] = T(dW) if layout == "out_in" else dW
             out[f"db{l}"] = sum(dz) if "bias_summed" in bugs and l == 1 else list(dz)
+            if "bias_before" in bugs and l == 1:
+                out["db1"] = out["da1"]
+            if "bias_before" in bugs and l == L and L > 2:
+                out[f"db{l}"] = dy
             if l == 1:
                 break
             Wl = T(W[l - 1]) if "da_transposed" in bugs and l == L else W[l - 1]
@@ -178,6 +182,8 @@ MISTAKES = [
     ("mean_over_outputs", [4, 5, 3, 3], "relu", "in_out", "dz3", "extra_1_over_n", None),
     ("third", [2, 3, 2], "sigmoid", "in_out", "dz1", "extra_1_over_n", None),
     ("bias_summed", [2, 3, 2], "sigmoid", "in_out", "db1", "bias_summed_over_units", None),
+    ("bias_before", [2, 3, 2], "relu", "out_in", "db1", "bias_before_derivative", None),
+    ("bias_before", [4, 5, 3, 3], "tanh", "in_out", "db3", "bias_before_derivative", None),
     ("softmax_as_elementwise", [2, 3, 2], "tanh", "in_out", "dz2", "softmax_as_elementwise", None),
     ("dy_is_dz", [2, 3, 2], "sigmoid", "in_out", "dy", "dy_is_dz", None),
     ("pre_activation", [2, 3, 2], "sigmoid", "in_out", "dW2", "pre_activation_input", None),
