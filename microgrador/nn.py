@@ -269,9 +269,16 @@ class Module:
                "meta": meta or {}, "state_dict": state}
         text = json.dumps(doc, allow_nan=False)
         tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:          # a full disk, Ctrl-C: leave no half-written file behind
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            raise
 
     def load(self, path: str) -> None:
         """Load parameters saved by save(); the file's architecture must be this one."""

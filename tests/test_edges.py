@@ -1,0 +1,140 @@
+"""Hostile and careless input at the edges: output paths checked before any work,
+bounded reading of checkpoints and data, numerics at extreme values, and first-contact
+messages (issue 14)."""
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import microgrador as mg
+from microgrador import datasets, nn, synth, training
+from microgrador.cli import main
+from microgrador.nn import MLP, Module
+
+
+def run(argv):
+    """main(argv) -> (exit code, stdout, stderr); argparse's exit becomes its code."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+SYNTH = ["train", "synth", "--num-train", "200", "--num-val", "50", "--epochs", "1", "--no-progress"]
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Loading or making any data set fails the test: the command must stop before."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded")
+    monkeypatch.setattr(synth, "load_synth", refuse)
+    monkeypatch.setattr(datasets, "load_mnist", refuse)
+
+
+# --- 1. output paths and options, checked before any data is loaded ---------------------------
+@pytest.mark.parametrize("option, path, expected", [
+    ("--save", "/nonexistent/x.json", "does not exist"),
+    ("--plot", "/nonexistent/p.png", "does not exist"),
+    ("--plot", "loss.xyz", "unknown image format 'xyz'"),
+    ("--plot", "loss", "unknown image format '(no ending)'"),
+])
+def test_output_paths_are_checked_before_the_data(option, path, expected, no_data):
+    code, out, err = run(SYNTH + [option, path])
+    assert code == 2 and expected in err and path in err
+
+
+def test_an_output_folder_that_is_not_writable_is_refused(tmp_path, no_data):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as root: every folder is writable")
+        code, _, err = run(SYNTH + ["--save", str(folder / "m.json")])
+        assert code == 2 and "not writable" in err
+    finally:
+        folder.chmod(0o700)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--lr", "-1"], "--lr: expected a number > 0"),
+    (["--lr", "nan"], "--lr: expected a number > 0"),
+    (["--epochs", "0"], "--epochs: expected an integer >= 1"),
+    (["--momentum", "-0.5"], "--momentum: expected a number >= 0"),
+    (["--hidden", "0"], "--hidden: expected an integer >= 1"),
+    (["--num-train", "x"], "--num-train: expected an integer >= 1"),
+])
+def test_bad_options_are_refused_before_the_data(argv, expected, no_data):
+    code, _, err = run(SYNTH + argv)
+    assert code == 2 and expected in err
+
+
+def test_a_failing_plot_does_not_cost_the_checkpoint(tmp_path, monkeypatch):
+    def broken_plot(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(training, "plot_history", broken_plot)
+    model = tmp_path / "ok.json"
+    code, out, err = run(SYNTH + ["--plot", str(tmp_path / "p.png"), "--save", str(model)])
+    assert code == 1 and "cannot save the plot" in err and "disk full" in err
+    assert nn.load_model(str(model)).config()["nin"] == 2
+    assert "model saved to" in out
+
+
+def test_ctrl_c_while_saving_finishes_the_save(tmp_path, monkeypatch):
+    real_save = Module.save
+
+    def save_with_ctrl_c(self, path, meta=None):
+        os.kill(os.getpid(), signal.SIGINT)       # the user presses Ctrl-C again, mid-save
+        real_save(self, path, meta)
+    monkeypatch.setattr(Module, "save", save_with_ctrl_c)
+    model = tmp_path / "m.json"
+    code, out, err = run(SYNTH + ["--save", str(model)])
+    assert code == 0 and "still saving" in err
+    assert nn.load_model(str(model)).num_parameters() == 17
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_failed_save_leaves_no_temporary_file(tmp_path, monkeypatch, failure):
+    def replace(src, dst):
+        raise failure
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(type(failure)):
+        MLP(2, [2]).save(str(tmp_path / "m.json"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_evaluate_refuses_a_mismatched_model_before_the_data(tmp_path, no_data):
+    path = tmp_path / "synth.json"
+    MLP(2, [3, 2], activation="sigmoid").save(str(path))
+    code, _, err = run(["evaluate", str(path), "--no-progress"])
+    assert code == 2 and "2 inputs" in err and "784 inputs" in err
+
+
+def test_evaluate_into_a_closed_pipe_exits_quietly(tmp_path):
+    path = tmp_path / "m.json"
+    MLP(784, [2, 10]).save(str(path))
+    read_end, write_end = os.pipe()
+    os.close(read_end)                         # the reader is gone before anything is written
+    try:
+        result = subprocess.run([sys.executable, "-m", "microgrador", "evaluate", str(path),
+                                 "--subset", "--limit", "20", "--no-progress"],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert result.stderr == "" and result.returncode == 141
+
+
+def test_train_help_has_no_developer_text():
+    code, out, _ = run(["train", "--help"])
+    assert code == 0 and "register" not in out and "run_training" not in out
+    assert "synth" in out and "mnist" in out
