@@ -138,3 +138,84 @@ def test_train_help_has_no_developer_text():
     code, out, _ = run(["train", "--help"])
     assert code == 0 and "register" not in out and "run_training" not in out
     assert "synth" in out and "mnist" in out
+
+
+# --- 2. bounded input: checkpoints ------------------------------------------------------------
+def checkpoint_text(model=None, state=None, meta=None, **extra):
+    doc = {"format": "microgrador-checkpoint", "version": 1,
+           "model": model or {"type": "MLP", "nin": 2, "sizes": [1], "activation": "relu",
+                              "output_activation": "identity"},
+           "state_dict": state if state is not None else {"layers[0].neurons[0].w": [0.5, 0.5],
+                                                          "layers[0].neurons[0].b": 0.0}}
+    if meta is not None:
+        doc["meta"] = meta
+    doc.update(extra)
+    return json.dumps(doc)
+
+
+def load_text(tmp_path, text):
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    return nn.load_model(str(path))
+
+
+def test_a_tiny_checkpoint_cannot_ask_for_a_huge_network(tmp_path):
+    text = checkpoint_text(model={"type": "MLP", "nin": 784, "sizes": [1000000000, 10],
+                                  "activation": "relu", "output_activation": "identity"}, state={})
+    assert len(text) < 250
+    with pytest.raises(nn.CheckpointError, match="795,000,000,010 parameters, but the state_dict "
+                                                 "holds 0 numbers"):
+        load_text(tmp_path, text)
+    many_layers = checkpoint_text(model={"type": "MLP", "nin": 1, "sizes": [1] * 1000000,
+                                         "activation": "relu", "output_activation": "identity"},
+                                  state={})
+    with pytest.raises(nn.CheckpointError, match="2,000,000 parameters"):
+        load_text(tmp_path, many_layers)
+
+
+def test_num_parameters_must_agree_with_the_state(tmp_path):
+    with pytest.raises(nn.CheckpointError, match="num_parameters.*says 5"):
+        load_text(tmp_path, checkpoint_text(num_parameters=5))
+    assert load_text(tmp_path, checkpoint_text(num_parameters=3)).num_parameters() == 3
+
+
+@pytest.mark.parametrize("weight, expected", [
+    ("1" + "0" * 400, "not a finite number"),            # 10**400
+    ("9" * 5000, "not a finite number"),                  # a 5,000-digit number
+    ("1" * 25, None),                                     # big but a float: fine
+])
+def test_huge_numbers_in_a_checkpoint(tmp_path, weight, expected):
+    text = checkpoint_text().replace("[0.5, 0.5]", f"[{weight}, 0.5]")
+    if expected is None:
+        assert load_text(tmp_path, text).parameters()[0].data == float(weight)
+    else:
+        with pytest.raises(nn.CheckpointError, match=expected):
+            load_text(tmp_path, text)
+
+
+def test_a_huge_int_in_a_state_dict_is_a_checkpoint_error():
+    with pytest.raises(nn.CheckpointError, match=r"layers\[0\].neurons\[0\].w\[0\] is inf"):
+        MLP(2, [1]).load_state_dict({"layers[0].neurons[0].w": [10 ** 400, 0.0],
+                                     "layers[0].neurons[0].b": 0.0})
+
+
+def test_deeply_nested_json_is_a_checkpoint_error(tmp_path):
+    with pytest.raises(nn.CheckpointError, match="nested too deeply"):
+        load_text(tmp_path, '{"format": "microgrador-checkpoint", "meta": ' + "[" * 100000)
+
+
+@pytest.mark.parametrize("meta", [[], None, "text", 3])
+def test_meta_of_the_wrong_type_is_a_checkpoint_error(tmp_path, meta):
+    text = checkpoint_text(meta=meta) if meta is not None else checkpoint_text()[:-1] + ', "meta": null}'
+    with pytest.raises(nn.CheckpointError, match='"meta" entry should be an object'):
+        load_text(tmp_path, text)
+    path = tmp_path / "c.json"
+    code, _, err = run(["evaluate", str(path), "--no-progress"])
+    assert code == 2 and '"meta" entry' in err
+
+
+def test_value_of_a_huge_int_says_so():
+    with pytest.raises(ValueError, match="too large for a float"):
+        mg.Value(10 ** 400)
+    with pytest.raises(ValueError, match="too large for a float"):
+        mg.Value(2.0) * 10 ** 400
