@@ -219,3 +219,114 @@ def test_value_of_a_huge_int_says_so():
         mg.Value(10 ** 400)
     with pytest.raises(ValueError, match="too large for a float"):
         mg.Value(2.0) * 10 ** 400
+
+
+# --- 2. bounded input: data folders, downloads, IDX files ------------------------------------
+def test_evaluate_never_uses_the_folder_a_checkpoint_names(tmp_path, monkeypatch):
+    monkeypatch.delenv("MICROGRADOR_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", ["http://127.0.0.1:1/"])   # nothing answers
+    evil = tmp_path / "chosen-by-the-checkpoint"
+    path = tmp_path / "m.json"
+    MLP(784, [2, 10]).save(str(path), meta={"data": {"path": str(evil), "subset": False,
+                                                     "dataset": "mnist"}})
+    code, out, err = run(["evaluate", str(path), "--limit", "10", "--no-progress"])
+    assert code == 0, err                   # offline: the default folder, then the bundled subset
+    assert not evil.exists() and "bundled subset" in err
+
+
+@pytest.mark.parametrize("command", [["train", "mnist", "--hidden", "2"], ["evaluate", "m.json"]])
+def test_a_missing_data_dir_is_an_error_that_suggests_the_subset(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    MLP(784, [2, 10]).save("m.json")
+    code, _, err = run(command + ["--data-dir", "typo", "--no-progress"])
+    assert code == 2 and "typo does not exist" in err and "--subset" in err
+    assert not (tmp_path / "typo").exists()
+
+
+class _Endless:
+    """A local HTTP server whose answer never ends: streams forever, or trickles."""
+
+    def __init__(self, trickle: bool):
+        import http.server
+        import threading
+        stop = self.stop = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()            # no Content-Length: the body never says it ends
+                try:
+                    while not stop.is_set():
+                        self.wfile.write(b"x" if trickle else bytes(1 << 16))
+                        self.wfile.flush()
+                        if trickle:
+                            stop.wait(0.05)
+                except OSError:               # the client gave up: what we want
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+
+    def __enter__(self):
+        self.thread.start()
+        return self.url
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_mirror_that_streams_forever_is_cut_at_the_file_size(tmp_path):
+    with _Endless(trickle=False) as url:
+        with pytest.raises(datasets.DataError, match="sent more than the file's 9,912,422 bytes; stopped"):
+            datasets.download("mnist", str(tmp_path), mirrors=[url], progress=False)
+    assert os.listdir(tmp_path) == []        # no .part left behind
+
+
+def test_a_mirror_that_trickles_is_abandoned_at_the_deadline(tmp_path, monkeypatch):
+    monkeypatch.setitem(datasets.SIZES["mnist"], "train-images-idx3-ubyte.gz", 10 ** 9)
+    with _Endless(trickle=True) as url:
+        with pytest.raises(datasets.DataError, match="longer than its deadline"):
+            datasets.download("mnist", str(tmp_path), mirrors=[url], progress=False, deadline=0.5)
+    assert os.listdir(tmp_path) == []
+
+
+def idx_file(path, dims, data, compress=True):
+    import gzip
+    import struct
+    content = struct.pack(">HBB", 0, 8, len(dims)) + struct.pack(f">{len(dims)}I", *dims) + data
+    path.write_bytes(gzip.compress(content) if compress else content)
+    return str(path)
+
+
+def test_an_images_header_that_disagrees_with_the_labels_is_refused_before_the_pixels(tmp_path):
+    """A gzip bomb: 100 MB of zeros (about 100 KB compressed) claiming 50 million 1x2
+    images, against a labels file of 3: refused from the headers, without unpacking."""
+    import zlib
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)      # gzip framing
+    with open(bomb, "wb") as f:
+        f.write(compressor.compress(b"\x00\x00\x08\x03" + (50_000_000).to_bytes(4, "big")
+                                    + (1).to_bytes(4, "big") + (2).to_bytes(4, "big")))
+        zeros = bytes(1 << 20)
+        for _ in range(95):
+            f.write(compressor.compress(zeros))
+        f.write(compressor.flush())
+    labels = idx_file(tmp_path / "train-labels-idx1-ubyte.gz", (3,), bytes(3))
+    with pytest.raises(datasets.DataError, match="claims 50,000,000 images, more than"):
+        datasets._read_image_set(str(bomb), labels)
+    fewer = idx_file(tmp_path / "i.gz", (900_000, 1, 2), bytes(1_800_000))
+    with pytest.raises(datasets.DataError, match="has 3 labels but i.gz has 900000 images"):
+        datasets._read_image_set(fewer, labels)
+
+
+def test_a_file_of_zero_images_is_refused(tmp_path):
+    images = idx_file(tmp_path / "i.gz", (0, 28, 28), b"")
+    with pytest.raises(datasets.DataError, match="holds 0 images"):
+        datasets._read_images(images)
