@@ -330,3 +330,58 @@ def test_a_file_of_zero_images_is_refused(tmp_path):
     images = idx_file(tmp_path / "i.gz", (0, 28, 28), b"")
     with pytest.raises(datasets.DataError, match="holds 0 images"):
         datasets._read_images(images)
+
+
+# --- 2. the formula parser: its own error for anything it cannot take -------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from microgrador.expr import ExpressionError, build_expression  # noqa: E402
+
+TOKENS = ["x", "y", "1", "2.5", "0", "1e308", "(", ")", "+", "-", "*", "/", "**", ",", " ",
+          "exp", "log", "sqrt", "tanh", "relu", "sum", "leaky_relu", "e", ".", "[", "]", "_",
+          "\n", "9" * 30, "lambda", ":", "=", "'", "\udcff", "é", "#"]
+
+
+def builds_or_explains(text):
+    """A formula gives a graph, or the parser's documented ExpressionError: nothing else."""
+    try:
+        out, inputs = build_expression(text, {"x": 0.5, "y": -2.0})
+    except ExpressionError as e:
+        assert 1 <= e.column and 1 <= e.line and e.message
+        return
+    assert isinstance(out, mg.Value) and set(inputs) == {"x", "y"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=14).map("".join))
+def test_any_formula_of_tokens_builds_or_raises_the_parsers_error(text):
+    builds_or_explains(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_any_string_builds_or_raises_the_parsers_error(text):
+    builds_or_explains(text)
+
+
+@pytest.mark.parametrize("text", ["(1)(2)", "(x+1)(2)", "exp(x)(1)", "(-x)(1)"])
+def test_calling_a_number_or_a_result_is_the_parsers_error(text):
+    with pytest.raises(ExpressionError, match="only a function name can be called"):
+        build_expression(text, {"x": 1.0})
+    code, _, err = run(["draw", text, "x=1", "-o", os.devnull + ".dot"])
+    assert code == 2 and "only a function name can be called" in err and "Traceback" not in err
+
+
+def test_an_expression_that_ends_too_early_points_at_its_end():
+    with pytest.raises(ExpressionError, match="ends too early") as err:
+        build_expression("x+", {"x": 1.0})
+    assert err.value.column == 3
+    with pytest.raises(ExpressionError) as err:
+        build_expression("tanh(x) *   ", {"x": 1.0})
+    assert err.value.column == 10
+
+
+def test_a_lone_surrogate_is_named():
+    with pytest.raises(ExpressionError, match="lone surrogate") as err:
+        build_expression("x + \udcff", {"x": 1.0})
+    assert err.value.column == 5
