@@ -385,3 +385,75 @@ def test_a_lone_surrogate_is_named():
     with pytest.raises(ExpressionError, match="lone surrogate") as err:
         build_expression("x + \udcff", {"x": 1.0})
     assert err.value.column == 5
+
+
+# --- 3. numerics at the edges ------------------------------------------------------------------
+import math  # noqa: E402
+
+from microgrador import Value  # noqa: E402
+from microgrador.losses import cross_entropy, nll  # noqa: E402
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: Value(1e300) ** 2, r"x \*\* 2: the result is too large for a float"),
+    (lambda: Value(-1e300) ** 3, r"x \*\* 3: the result is too large"),
+    (lambda: Value(2.0) ** Value(2000.0), r"a \*\* b: the result is too large"),
+    (lambda: mg.ops.power(1e300, 2.0), r"the result is too large"),
+])
+def test_power_overflow_names_the_op(make, expected):
+    with pytest.raises(OverflowError, match=expected):
+        make()
+
+
+def test_a_finite_power_with_an_overflowing_derivative_works_as_division_does():
+    """1e-300 ** -1 = 1e300 is finite; its derivative -x^-2 = -1e600 is not: -inf,
+    as 1 / x gives (and PyTorch)."""
+    x = Value(1e-300)
+    y = x ** -1
+    y.backward()
+    assert y.data == 1 / 1e-300 and x.grad == -math.inf
+    x2 = Value(1e-300)
+    (1 / x2).backward()
+    assert x2.grad == x.grad
+    z = Value(5e-324)
+    w = z ** 0.001
+    w.backward()
+    assert w.data == pytest.approx(math.exp(0.001 * math.log(5e-324)))   # 0.4750...
+    assert z.grad == math.inf
+    neg = Value(-1e-300)
+    (neg ** -1).backward()
+    assert neg.grad == -math.inf                               # -x^-2: -inf on both sides
+    cube = Value(-1e-200)
+    (cube ** -1.0 * 1e-100).backward()                         # finite: -1e100
+    assert cube.grad == -math.inf
+
+
+@pytest.mark.parametrize("big", [1e12, 1e16, 1e300])
+def test_log_softmax_and_cross_entropy_are_exact_at_large_logits(big):
+    logits = [Value(big), Value(big)]
+    assert cross_entropy(logits, 0).data == math.log(2)
+    assert mg.log_softmax(logits)[1].data == -math.log(2)
+    assert nll(mg.log_softmax(logits), 0).data == math.log(2)
+    assert mg.log_softmax([big, big]) == [-math.log(2)] * 2
+
+
+def test_softmax_memory_is_linear_in_n():
+    """2,000 inputs: n + 1 nodes with 3n + ... partials, not n nodes of n partials."""
+    import tracemalloc
+    xs = [Value(i / 1000) for i in range(2000)]
+    tracemalloc.start()
+    ys = mg.softmax(xs)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000, peak          # n^2 partials alone would be 4 million floats
+    assert sum(y.data for y in ys) == pytest.approx(1.0)
+    loss = mg.log(ys[7])
+    loss.backward()                         # d log y_7/dx_j = [j = 7] - y_j
+    assert xs[7].grad == pytest.approx(1 - ys[7].data)
+    assert xs[8].grad == pytest.approx(-ys[8].data)
+
+
+def test_softmax_derivatives_match_finite_differences_to_second_order():
+    from microgrador.testing import gradcheck
+    assert gradcheck(lambda a, b, c: mg.softmax([a, b, c])[1] * mg.log_softmax([a, b, c])[2],
+                     [0.3, -1.2, 2.0], order=2)
