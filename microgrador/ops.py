@@ -479,10 +479,18 @@ def log_softmax(xs: Sequence[Scalar]) -> List[Scalar]:
 def cross_entropy(logits: Sequence[Scalar], target: int) -> Scalar:
     """-log softmax(logits)[target] as one node; d/d logit_i = softmax_i - [i = target]."""
     _check_list(logits, "cross_entropy")
-    if type(target) is not int or not 0 <= target < len(logits):
-        raise ValueError(f"cross_entropy: target must be a class index in 0..{len(logits) - 1}, "
-                         f"got {target!r}")
-    return CrossEntropy(target)(*logits)
+    return CrossEntropy(class_index(target, len(logits), "cross_entropy"))(*logits)
+
+
+def class_index(target: object, n: int, what: str) -> int:
+    """`target` if it is an int in 0..n-1; else a ValueError saying which it is not."""
+    if type(target) is not int:
+        # 1.0 or a NumPy integer: a class is counted, not measured (as torch wants a long)
+        raise ValueError(f"{what}: target must be an int, a class index in 0..{n - 1}, got "
+                         f"{type(target).__name__} {target!r}; write int(target)")
+    if not 0 <= target < n:
+        raise ValueError(f"{what}: target must be a class index in 0..{n - 1}, got {target!r}")
+    return target
 
 
 _NUMBERS = {float, int}

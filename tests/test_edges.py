@@ -457,3 +457,43 @@ def test_softmax_derivatives_match_finite_differences_to_second_order():
     from microgrador.testing import gradcheck
     assert gradcheck(lambda a, b, c: mg.softmax([a, b, c])[1] * mg.log_softmax([a, b, c])[2],
                      [0.3, -1.2, 2.0], order=2)
+
+
+# --- 4. first contact ---------------------------------------------------------------------------
+def test_scalar_net_shows_the_node_gradients_and_the_weights():
+    """dL/do, dL/dh, dL/dk by hand for other weights: o = hV + c, y = softmax(o),
+    dL/do = y - onehot; dL/dh_j = sum_k V[j][k] dL/do_k; dL/dk_j = dL/dh_j h_j (1 - h_j)."""
+    W = [[0.5, -1.0, 0.25], [1.5, 0.5, -0.75]]
+    V = [[1.0, -2.0], [0.5, 0.25], [-1.0, 1.5]]
+    x = [0.3, -0.7]
+    k = [sum(x[i] * W[i][j] for i in range(2)) for j in range(3)]
+    h = [1 / (1 + math.exp(-kj)) for kj in k]
+    o = [sum(h[j] * V[j][c] for j in range(3)) for c in range(2)]
+    y = [math.exp(oc) / sum(math.exp(v) for v in o) for oc in o]
+    do = [y[0], y[1] - 1]                                    # target 1
+    dh = [sum(V[j][c] * do[c] for c in range(2)) for j in range(3)]
+    dk = [dh[j] * h[j] * (1 - h[j]) for j in range(3)]
+    weights = json.dumps({"W": W, "V": V})
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        f.write(weights)
+    try:
+        code, out, _ = run(["scalar-net", "--json", "--x", "0.3", "-0.7", "--target", "1",
+                            "--weights", f.name])
+        assert code == 0
+        result = json.loads(out)
+        for name, expected in (("do", do), ("dh", dh), ("dk", dk)):
+            assert result[name] == pytest.approx(expected, rel=1e-12), name
+        assert result["W"] == W and result["V"] == V
+        code, text, _ = run(["scalar-net", "--x", "0.3", "-0.7", "--target", "1", "--weights", f.name])
+    finally:
+        os.unlink(f.name)
+    assert f"dL/do = y - onehot(target)      = [{result['do'][0]!r}, {result['do'][1]!r}]" in text
+    assert "dL/dh" in text and "dL/dk" in text
+    assert "  [0.5, -1.0, 0.25]" in text and "  [-1.0, 1.5]" in text     # W and V rows
+
+
+def test_cross_entropy_with_a_float_target_says_it_must_be_an_int():
+    for loss in (cross_entropy, mg.cross_entropy, nll):
+        with pytest.raises((TypeError, ValueError), match="must be an int.*got float 1.0"):
+            loss([Value(0.0), Value(1.0)], 1.0)
