@@ -497,3 +497,14 @@ def test_cross_entropy_with_a_float_target_says_it_must_be_an_int():
     for loss in (cross_entropy, mg.cross_entropy, nll):
         with pytest.raises((TypeError, ValueError), match="must be an int.*got float 1.0"):
             loss([Value(0.0), Value(1.0)], 1.0)
+
+
+def test_the_demo_lists_the_nodes_in_topological_order_with_local_derivatives(capsys):
+    from microgrador import demo
+    assert demo.chain_rule_example()
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()[3:9]]
+    assert [row[0] for row in rows] == ["x", "w", "x*w", "b", "z", "y"]
+    assert f"dy/dz = {1 - math.tanh(-1.5) ** 2:.6f}" in out          # tanh' = 1 - tanh^2
+    assert "d(x*w)/dx = -2.000000, d(x*w)/dw = 1.000000" in out       # d(xw)/dx = w, /dw = x
+    assert "dz/d(x*w) = 1.000000, dz/db = 1.000000" in out
