@@ -508,3 +508,12 @@ def test_the_demo_lists_the_nodes_in_topological_order_with_local_derivatives(ca
     assert f"dy/dz = {1 - math.tanh(-1.5) ** 2:.6f}" in out          # tanh' = 1 - tanh^2
     assert "d(x*w)/dx = -2.000000, d(x*w)/dw = 1.000000" in out       # d(xw)/dx = w, /dw = x
     assert "dz/d(x*w) = 1.000000, dz/db = 1.000000" in out
+
+
+def test_draw_without_dot_tells_a_command_line_user_to_write_a_dot_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))          # no `dot` on PATH
+    code, _, err = run(["draw", "x*2", "x=1", "-o", str(tmp_path / "g.svg")])
+    assert code == 1 and "apt-get install graphviz" in err
+    assert "write a .dot file" in err and "drawing.source" not in err
+    code, out, _ = run(["draw", "x*2", "x=1", "-o", str(tmp_path / "g.dot")])
+    assert code == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
