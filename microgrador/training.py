@@ -463,18 +463,27 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
 
 @contextlib.contextmanager
 def _finish_despite_ctrl_c(message: str):
-    """Run the block to its end even if Ctrl-C comes: a save that is cut short would
-    say "saving" and then leave nothing. Each Ctrl-C prints `message` instead."""
+    """Run the block to its end even if Ctrl-C or SIGTERM comes: a save that is cut
+    short would say "saving" and then leave nothing. Each Ctrl-C prints `message`
+    instead; a SIGTERM is acted on once the block is done."""
     import threading
     if threading.current_thread() is not threading.main_thread():
         yield                      # signal handlers can only be set in the main thread
         return
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, lambda signum, frame: print(message, file=sys.stderr, flush=True))
+    terminated = []
+
+    def wait(signum, frame):
+        if signum == signal.SIGTERM:
+            terminated.append(signum)
+        print(message, file=sys.stderr, flush=True)
+    previous = {s: signal.signal(s, wait) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if terminated:
+        raise SystemExit(128 + signal.SIGTERM)
 
 
 def peak_rss_mb() -> Optional[float]:

@@ -517,3 +517,40 @@ def test_draw_without_dot_tells_a_command_line_user_to_write_a_dot_file(tmp_path
     assert "write a .dot file" in err and "drawing.source" not in err
     code, out, _ = run(["draw", "x*2", "x=1", "-o", str(tmp_path / "g.dot")])
     assert code == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+def test_sigterm_during_a_download_leaves_no_part_file(tmp_path):
+    """A `kill` while a mirror is still sending: the process ends (128 + 15) and the
+    temporary .part file goes with it."""
+    import time
+    target = tmp_path / "data"
+    target.mkdir()
+    with _Endless(trickle=True) as url:
+        code = ("import sys; from microgrador import datasets, cli; "
+                f"datasets.MIRRORS['mnist'] = [{url!r}]; "
+                f"sys.exit(cli.main(['train', 'mnist', '--data-dir', {str(target)!r}, "
+                "'--no-progress']))")
+        proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(200):                      # until the download has begun
+            if any(name.endswith(".part") for name in os.listdir(target)):
+                break
+            time.sleep(0.05)
+        assert any(name.endswith(".part") for name in os.listdir(target))
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert os.listdir(target) == [] and "Traceback" not in err
+
+
+def test_sigterm_while_saving_finishes_the_save(tmp_path, monkeypatch):
+    real_save = Module.save
+
+    def save_with_sigterm(self, path, meta=None):
+        os.kill(os.getpid(), signal.SIGTERM)
+        real_save(self, path, meta)
+    monkeypatch.setattr(Module, "save", save_with_sigterm)
+    model = tmp_path / "m.json"
+    code, _, err = run(SYNTH + ["--save", str(model)])
+    assert code == 143 and "still saving" in err
+    assert nn.load_model(str(model)).num_parameters() == 17
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
