@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from typing import List, Optional
 
@@ -41,11 +43,37 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = _exit_cleanly_on_sigterm()
     try:
-        return args.func(args) or 0
+        code = args.func(args) or 0
+        sys.stdout.flush()          # a closed pipe shows here, while it can still be caught
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `microgrador ... | head` closed its end: stop quietly, as other command-line
+        # tools do. Point stdout at devnull so that the flush at exit does not complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141                  # 128 + SIGPIPE, what a shell reports for a closed pipe
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_cleanly_on_sigterm():
+    """Make SIGTERM (kill, a closing terminal's session manager) raise SystemExit, so
+    that `finally` blocks run and no temporary .part or .tmp file is left behind.
+    Returns the handler to restore, or None where none was set."""
+    import threading
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        return None
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signal.SIGTERM)
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":

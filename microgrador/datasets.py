@@ -21,6 +21,7 @@ import os
 import struct
 import sys
 import tempfile
+import time
 import urllib.request
 import zlib
 from typing import Dict, List, Optional, Tuple
@@ -69,6 +70,15 @@ MD5 = {
     },
 }
 
+# The published sizes of the .gz files in bytes: a download stops as soon as a mirror
+# sends more, so a server that streams forever cannot fill the disk.
+SIZES = {
+    "mnist": {TRAIN_IMAGES + ".gz": 9912422, TRAIN_LABELS + ".gz": 28881,
+              TEST_IMAGES + ".gz": 1648877, TEST_LABELS + ".gz": 4542},
+    "fashion": {TRAIN_IMAGES + ".gz": 26421880, TRAIN_LABELS + ".gz": 29515,
+                TEST_IMAGES + ".gz": 4422102, TEST_LABELS + ".gz": 5148},
+}
+
 # SHA-256 of the UNCOMPRESSED MNIST files. Downloads are checked with the .gz MD5s above,
 # which is enough; these sums identify the content however it was (re)compressed, so a
 # copy from anywhere can be checked with verify_uncompressed(folder).
@@ -87,7 +97,10 @@ SUBSET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 SUBSET_PREFIX = "mnist-subset-"
 
 _CHUNK = 1 << 20          # read and download 1 MiB at a time
+_MAX_IDX_BYTES = 1 << 31  # an IDX file's data; MNIST's largest is 47 MB, EMNIST's 550 MB
+_MAX_IMAGES = 10 ** 6     # images per file (MNIST has 60,000): each is one Python object
 _TIMEOUT = 30             # seconds without an answer before a mirror counts as unreachable
+_DEADLINE = 30 * 60       # seconds for a whole download: a mirror that trickles is abandoned
 
 
 # --- reading IDX files ------------------------------------------------------------------
@@ -182,6 +195,11 @@ class _IdxReader:
         self.header_size = 4 + 4 * ndim
         self.data_size = math.prod(self.dims)
         self.what = {IMAGES_MAGIC: "pixel data", LABELS_MAGIC: "label data"}.get(self.magic, "data")
+        if self.header_size + self.data_size > _MAX_IDX_BYTES:
+            shape = " x ".join(str(d) for d in self.dims)
+            raise self.error(f"the header (byte offsets 4-{self.header_size - 1}) claims {shape} = "
+                             f"{self.data_size:,} bytes of {self.what}, more than the "
+                             f"{_MAX_IDX_BYTES:,} this reader accepts")
 
     def read_data(self, n: int) -> bytes:
         """Read the next n bytes of the data section; a file that ends sooner is an error."""
@@ -195,16 +213,14 @@ class _IdxReader:
     def check_end(self) -> None:
         """Raise if anything follows the data: the header and the length disagree."""
         end = self.offset
-        extra = 0
-        chunk = self._read(_CHUNK)
-        while chunk:
-            extra += len(chunk)
-            chunk = self._read(_CHUNK)
+        extra = len(self._read(_CHUNK))    # one bounded read: a bomb of trailing data is not unpacked
         if extra:
             shape = " x ".join(str(d) for d in self.dims)
+            more = "at least " if extra == _CHUNK else ""
             raise self.error(f"expected {self.data_size} bytes of {self.what} after the "
-                             f"{self.header_size}-byte header ({shape}), found {self.data_size + extra}: "
-                             f"{extra} unexpected bytes after byte offset {end}")
+                             f"{self.header_size}-byte header ({shape}), found {more}"
+                             f"{self.data_size + extra}: {more}{extra} unexpected bytes after byte "
+                             f"offset {end}")
 
 
 def read_idx(path: str) -> Tuple[Tuple[int, ...], bytes]:
@@ -218,8 +234,11 @@ def read_idx(path: str) -> Tuple[Tuple[int, ...], bytes]:
     return idx.dims, data
 
 
-def _read_images(path: str) -> Tuple[List[bytes], int, int]:
-    """Read an images file into one bytes object per image, without holding the whole file."""
+def _read_images(path: str, expected_count: Optional[int] = None, labels_name: str = ""
+                 ) -> Tuple[List[bytes], int, int]:
+    """Read an images file into one bytes object per image, without holding the whole file.
+    With `expected_count` (from the labels file `labels_name`), a header that disagrees is
+    refused before any pixel is read."""
     with _IdxReader(path) as idx:
         if idx.magic != IMAGES_MAGIC:
             raise idx.error(f"expected an images file (magic number {IMAGES_MAGIC} = 0x00000803, "
@@ -227,6 +246,14 @@ def _read_images(path: str) -> Tuple[List[bytes], int, int]:
         count, rows, cols = idx.dims
         if rows == 0 or cols == 0:
             raise idx.error(f"images of {rows} x {cols} pixels in the header (byte offsets 8-15)")
+        if count == 0:
+            raise idx.error("the header (byte offsets 4-7) says the file holds 0 images")
+        if count > _MAX_IMAGES:
+            raise idx.error(f"the header (byte offsets 4-7) claims {count:,} images, more than the "
+                            f"{_MAX_IMAGES:,} this reader accepts")
+        if expected_count is not None and count != expected_count:
+            raise DataError(f"{labels_name} has {expected_count} labels but {idx.name} has {count} "
+                            f"images (by their headers)")
         # One read per image: each image gets its own bytes object straight away, and no
         # large temporary buffer is needed (both the file and gzip reader are buffered).
         images = [idx.read_data(rows * cols) for _ in range(count)]
@@ -297,8 +324,8 @@ class ImageSet:
 
 
 def _read_image_set(images_path: str, labels_path: str) -> ImageSet:
-    images, rows, cols = _read_images(images_path)
-    labels = _read_labels(labels_path)
+    labels = _read_labels(labels_path)      # the small file first: its count bounds the images
+    images, rows, cols = _read_images(images_path, len(labels), os.path.basename(labels_path))
     if len(images) != len(labels):
         raise DataError(f"{os.path.basename(labels_path)} has {len(labels)} labels but "
                         f"{os.path.basename(images_path)} has {len(images)} images")
@@ -386,15 +413,26 @@ def _progress_bar(total: Optional[int], description: str, enabled: bool):
     return _NoProgress()
 
 
-def _fetch(url: str, path: str, md5: str, progress: bool) -> None:
-    """Download url to path, atomically: write a temporary file beside it, check it, rename it."""
+def _fetch(url: str, path: str, md5: str, progress: bool, max_bytes: Optional[int] = None,
+           deadline: Optional[float] = None) -> None:
+    """Download url to path, atomically: write a temporary file beside it, check it, rename it.
+    More than `max_bytes`, or still running at time.monotonic() `deadline`, is a failure."""
+    def time_left() -> float:
+        if deadline is None:
+            return _TIMEOUT
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _MirrorFailed(f"the download took longer than its deadline ({received} bytes "
+                                f"received)", network=True)
+        return min(_TIMEOUT, left)
+    received = 0
     folder, filename = os.path.split(path)
     # The temporary file sits in the same folder so that os.replace is an atomic rename.
     fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                response = urllib.request.urlopen(url, timeout=_TIMEOUT)
+                response = urllib.request.urlopen(url, timeout=time_left())
             except (OSError, http.client.HTTPException) as exc:   # URLError, HTTPError, timeouts
                 raise _MirrorFailed(str(exc), network=True) from None
             except ValueError as exc:                              # e.g. "unknown url type"
@@ -402,21 +440,28 @@ def _fetch(url: str, path: str, md5: str, progress: bool) -> None:
             with response:
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
+                if total is not None and max_bytes is not None and total > max_bytes:
+                    raise _MirrorFailed(f"the mirror announces {total:,} bytes; the file has "
+                                        f"{max_bytes:,}", network=False)
                 digest = hashlib.md5()
-                received = 0
                 bar = _progress_bar(total, filename, progress)
                 try:
                     while True:
+                        time_left()
                         try:
-                            chunk = response.read(_CHUNK)
+                            # read1: whatever has arrived, so a trickle still meets the deadline
+                            chunk = response.read1(_CHUNK)
                         except (OSError, http.client.HTTPException) as exc:
                             raise _MirrorFailed(f"connection lost after {received} bytes ({exc!r})",
                                                 network=True) from None
                         if not chunk:
                             break
+                        received += len(chunk)
+                        if max_bytes is not None and received > max_bytes:
+                            raise _MirrorFailed(f"the mirror sent more than the file's {max_bytes:,} "
+                                                f"bytes; stopped", network=False)
                         out.write(chunk)
                         digest.update(chunk)
-                        received += len(chunk)
                         bar.update(len(chunk))
                 finally:
                     bar.close()
@@ -440,12 +485,14 @@ def _fetch(url: str, path: str, md5: str, progress: bool) -> None:
 
 
 def download(name: str = "mnist", data_dir: Optional[str] = None, mirrors: Optional[List[str]] = None,
-             progress: bool = True) -> List[str]:
+             progress: bool = True, deadline: Optional[float] = None) -> List[str]:
     """Download the files of `name` missing from data_dir, trying each mirror in turn; their paths.
 
-    Each .gz is checked against its published MD5 before it gets its final name.
+    Each .gz is checked against its published size and MD5 before it gets its final name;
+    all of it must be done within `deadline` seconds (default 30 minutes).
     """
     _check_name(name)
+    until = time.monotonic() + (_DEADLINE if deadline is None else deadline)
     folder = os.path.expanduser(data_dir) if data_dir is not None else default_data_dir(name)
     mirrors = list(MIRRORS[name] if mirrors is None else mirrors)
     os.makedirs(folder, exist_ok=True)
@@ -459,7 +506,7 @@ def download(name: str = "mnist", data_dir: Optional[str] = None, mirrors: Optio
         for mirror in mirrors:
             url = mirror + ("" if mirror.endswith("/") else "/") + filename
             try:
-                _fetch(url, path, MD5[name][filename], progress)
+                _fetch(url, path, MD5[name][filename], progress, SIZES[name].get(filename), until)
                 break
             except _MirrorFailed as exc:
                 failures.append((url, exc))
@@ -564,6 +611,12 @@ def load_mnist(name: str = "mnist", data_dir: Optional[str] = None, download: bo
     # A folder the user chose is a promise: if it has no data, say so instead of substituting.
     explicit = data_dir is not None or bool(os.environ.get("MICROGRADOR_DATA"))
     folder = os.path.expanduser(data_dir) if data_dir is not None else default_data_dir(name)
+    if data_dir is not None and not os.path.isdir(folder):
+        # Not created: a typo must not become a new folder with 11 MB downloaded into it.
+        hint = (" or use the MNIST subset bundled with the package (--subset, or subset=True)"
+                if name == "mnist" else "")
+        raise DataError(f"the data folder {folder} does not exist; create it to download "
+                        f"{title} into it,{hint}")
     found = _find_files(folder)
     missing = [base for base, path in found.items() if path is None]
     downloaded = False

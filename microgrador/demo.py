@@ -1,4 +1,4 @@
-"""`microgrador demo`: the engine at work in well under a minute, offline.
+"""`microgrador demo`: the engine at work in about 25 seconds, offline.
 
 1. the chain rule on y = tanh(x*w + b), checked by hand and by finite differences;
 2. the course's 2-3-2 scalar network: loss ln 2, dV, dc, and dW = db = 0;
@@ -19,18 +19,44 @@ from .testing import gradcheck
 
 def chain_rule_example() -> bool:
     x, w, b = Value(1.0, "x"), Value(-2.0, "w"), Value(0.5, "b")
-    y = (x * w + b).tanh()
+    xw = x * w
+    xw.label = "x*w"
+    z = xw + b
+    z.label = "z"
+    y = z.tanh()
     y.label = "y"
     y.backward()
-    print("1. y = tanh(x*w + b) at x = 1, w = -2, b = 0.5, after y.backward():")
-    for node in topological_order(y) + [x, w, b]:
-        print(f"   {node.label or node.op:>6}  data = {node.data: .6f}   grad = {node.grad: .6f}")
+    print("1. y = tanh(x*w + b) at x = 1, w = -2, b = 0.5, after y.backward(). Each node after "
+          "its inputs;\n   backward multiplies a node's grad by its local derivatives and adds "
+          "the products to its inputs' grads:")
+    print(f"   {'node':>5}  {'op':<5} {'data':>10} {'grad':>10}   local derivatives d node / d input")
+    for node in _with_leaves(topological_order(y)):
+        local = ", ".join(f"d{_name(node)}/d{_name(p)} = {d:.6f}"
+                          for p, d in zip(node.parents, node.partials))
+        print(f"   {node.label:>5}  {node.op or 'leaf':<5} {node.data:>10.6f} {node.grad:>10.6f}   "
+              f"{local}".rstrip())
     expected = (1 - math.tanh(-1.5) ** 2) * x.data
     print(f"   dy/dw by hand: (1 - tanh(-1.5)^2) * x = {expected:.6f}  "
           f"(engine: {w.grad:.6f})")
     ok = gradcheck(lambda x, w, b: (x * w + b).tanh(), [1.0, -2.0, 0.5])
     print(f"   gradcheck against central differences: {'passed' if ok else 'FAILED'}")
     return ok and math.isclose(w.grad, expected, rel_tol=1e-12)
+
+
+def _name(node: Value) -> str:
+    return node.label if node.label.isalnum() else f"({node.label})"
+
+
+def _with_leaves(interior: list) -> list:
+    """The interior nodes in topological order, each leaf inserted before its first use."""
+    seen, out = set(), []
+    for node in interior:
+        for parent in node.parents:
+            if not parent.parents and id(parent) not in seen:
+                seen.add(id(parent))
+                out.append(parent)
+        out.append(node)
+    return out
 
 
 def scalar_net_example() -> bool:
@@ -127,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="a one-minute tour: chain rule, scalar net, training (offline)",
+    p = subparsers.add_parser("demo", help="a 25-second tour: chain rule, scalar net, training (offline)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny training runs (a few seconds)")
     p.set_defaults(func=run)

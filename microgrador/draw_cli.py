@@ -140,8 +140,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {len(paths)} step frames to {args.steps}")
         if args.gif:
             print(f"wrote {drawing.save_gif(root, args.gif, **step_options)}")
-    except (drawing.GraphvizNotFound, drawing.GraphTooLarge, ImportError, ValueError,
-            OSError) as e:
+    except drawing.GraphvizNotFound as e:
+        # The library's advice names Python (drawing.source); on the command line the
+        # DOT text is a file ending or no -o at all.
+        install = "\n".join(line for line in str(e).splitlines() if "drawing.source" not in line)
+        print(f"microgrador draw: {install}\nWithout Graphviz, write a .dot file instead "
+              f"(-o graph.dot), or leave out -o to print the DOT text.", file=sys.stderr)
+        return 1
+    except (drawing.GraphTooLarge, ImportError, ValueError, OSError) as e:
         print(f"microgrador draw: {e}", file=sys.stderr)
         return 1
     return 0

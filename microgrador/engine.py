@@ -282,6 +282,11 @@ def detect_anomaly() -> Iterator[None]:
 
 
 # --- numbers -------------------------------------------------------------------------------
+def _digits(n: int) -> str:
+    """A huge int shown by its size, not its (maybe thousands of) digits."""
+    return f"of {n.bit_length()} bits (about 10^{int(n.bit_length() * 0.30103)})"
+
+
 def as_float(x: object, where: str) -> float:
     """`x` as a float, or a TypeError/ValueError that says what `x` was and where.
 
@@ -292,7 +297,11 @@ def as_float(x: object, where: str) -> float:
     if t is float:
         value = x
     elif t is int:
-        value = float(x)
+        try:
+            value = float(x)
+        except OverflowError:      # an int beyond 1.8e308, e.g. 10**400
+            raise ValueError(f"{where}: the integer {_digits(x)} is too large for a float "
+                             f"(at most about 1.8e308)") from None
     elif t is bool:
         raise TypeError(f"{where}: got bool {x!r}; microgrador does not treat True/False "
                         f"as numbers, write float({x!r}) if you mean {float(x)!r}")

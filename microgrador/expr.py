@@ -66,6 +66,7 @@ _CONSTRUCTS = [   # what a refused node is called in the error
 ]
 _NAMES = {getattr(ast, cls): what for cls, what in _CONSTRUCTS if hasattr(ast, cls)}
 _VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ExpressionError(ValueError):
@@ -118,10 +119,19 @@ def parse_expression(text: str, variables: Iterable[str]) -> ast.Expression:
     if "\x00" in text:
         line, column = _position_of(text, text.index("\x00"))
         raise ExpressionError("a NUL character is not allowed", text, line, column)
+    lone = _LONE_SURROGATE.search(text)
+    if lone:   # half of a UTF-16 pair, e.g. from a badly decoded command line: not text
+        line, column = _position_of(text, lone.start())
+        raise ExpressionError(f"the character {lone.group()!r} (a lone surrogate, not a real "
+                              f"character) is not allowed", text, line, column)
     try:
         tree = ast.parse(text.strip(), mode="eval")
         offset = len(text) - len(text.lstrip())   # columns below refer to `text`
     except SyntaxError as e:
+        if not e.offset:   # offset 0: Python gave up at the end of the input, as in "x+"
+            line, column = _position_of(text, len(text.rstrip()))
+            raise ExpressionError("this is not a valid expression: it ends too early",
+                                  text, line, column) from None
         line, column = _syntax_position(text, e)
         raise ExpressionError(f"this is not a valid expression: {e.msg}", text, line, column) from None
     except (RecursionError, MemoryError):
@@ -170,6 +180,10 @@ def _problems(tree: ast.Expression, names, text: str):
     while stack:
         node, depth, is_callee = stack.pop()
         t = type(node)
+        if is_callee and t in (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call):
+            # "(1)(2)" or "exp(x)(1)": a number or a result is not a function
+            add(node, depth, "only a function name can be called; to multiply, write *, "
+                             "as in (x+1)*(2)")
         if t is ast.BinOp:
             if type(node.op) in _BINARY:
                 pass

@@ -29,9 +29,7 @@ def _check(outputs: Sequence, what: str) -> None:
 
 
 def _class_index(target: object, n: int, what: str) -> int:
-    if type(target) is not int or not 0 <= target < n:
-        raise ValueError(f"{what}: target must be a class index in 0..{n - 1}, got {target!r}")
-    return target
+    return ops.class_index(target, n, what)
 
 
 _CROSS_ENTROPY: Dict[int, ops.CrossEntropy] = {}   # one op per target class, made once

@@ -269,9 +269,16 @@ class Module:
                "meta": meta or {}, "state_dict": state}
         text = json.dumps(doc, allow_nan=False)
         tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:          # a full disk, Ctrl-C: leave no half-written file behind
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            raise
 
     def load(self, path: str) -> None:
         """Load parameters saved by save(); the file's architecture must be this one."""
@@ -294,9 +301,13 @@ def _number(x: Any, name: str, source: str) -> float:
     if type(x) not in (float, int):   # bool, None, str, list are all wrong here
         raise CheckpointError(f"{source}: parameter {name} should be a number, got "
                               f"{type(x).__name__} {x!r:.40}")
-    if not math.isfinite(x):
-        raise CheckpointError(f"{source}: parameter {name} is {x}, not a finite number")
-    return float(x)
+    try:
+        value = float(x)
+    except OverflowError:             # an int beyond the float range, e.g. 10**400
+        value = math.inf
+    if not math.isfinite(value):
+        raise CheckpointError(f"{source}: parameter {name} is {value}, not a finite number")
+    return value
 
 
 def _few(names: List[str], limit: int = 5) -> str:
@@ -551,6 +562,15 @@ def _as_values(x: Sequence) -> Tuple[Value, ...]:
 
 
 # --- checkpoints -------------------------------------------------------------------------------------
+# JSON integers longer than this are read as floats (1e400 -> inf, refused as not finite)
+# rather than as Python ints of thousands of digits.
+_MAX_INT_DIGITS = 30
+
+
+def _json_int(text: str) -> Union[int, float]:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
+
+
 def read_checkpoint(path: str) -> Dict[str, Any]:
     """The checked contents of a checkpoint file: format, version, model (architecture),
     num_parameters, meta, state_dict. Raises CheckpointError saying what is wrong."""
@@ -559,21 +579,60 @@ def read_checkpoint(path: str) -> Dict[str, Any]:
     if not text.strip():
         raise CheckpointError(f"{path} is empty, not a microgrador checkpoint")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path} is not valid JSON (truncated or corrupted?): {e.msg} "
                               f"at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: lists or objects nested too deeply to be a "
+                              f"checkpoint") from None
     if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is JSON but not a microgrador checkpoint (no "
                               f"\"format\": \"{CHECKPOINT_FORMAT}\" entry)")
     if doc.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path} is a checkpoint of format version {doc.get('version')!r}; "
+        raise CheckpointError(f"{path} is a checkpoint of format version {doc.get('version')!r:.40}; "
                               f"this microgrador reads version {CHECKPOINT_VERSION}")
     for key, kind in (("model", dict), ("state_dict", dict)):
         if not isinstance(doc.get(key), kind):
             raise CheckpointError(f"{path}: the \"{key}\" entry is missing or not an object")
     doc.setdefault("meta", {})
+    if not isinstance(doc["meta"], dict):
+        raise CheckpointError(f"{path}: the \"meta\" entry should be an object, got "
+                              f"{_json_type(doc['meta'])}")
     return doc
+
+
+def _json_type(x: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null",
+            bool: "true/false"}.get(type(x), "a number")
+
+
+def _count_numbers(state: Dict[str, Any]) -> int:
+    """How many numbers a state dict holds (an entry is a number or a list of them)."""
+    return sum(len(entry) if isinstance(entry, list) else 1 for entry in state.values())
+
+
+def _parameters_in_config(kind: str, cfg: Dict[str, Any]) -> Optional[int]:
+    """The parameter count an MLP, Layer or Neuron config implies, computed without
+    building anything (None if a size is not a positive int: the constructor says why)."""
+    def widths(*names: str) -> Optional[List[int]]:
+        values = [cfg.get(n) for n in names]
+        sizes = cfg.get("sizes") if kind == "MLP" else []
+        if not isinstance(sizes, list):
+            return None
+        values += sizes
+        return values if all(type(v) is int and v >= 1 for v in values) else None
+
+    if kind == "Neuron":
+        w = widths("nin")
+        return None if w is None else w[0] + 1
+    if kind == "Layer":
+        w = widths("nin", "nout")
+        return None if w is None else w[1] * (w[0] + 1)
+    if kind == "MLP":
+        w = widths("nin")
+        return None if w is None else sum(b * (a + 1) for a, b in zip(w, w[1:]))
+    return None
 
 
 MODULE_TYPES = {"MLP": MLP, "Layer": Layer, "Neuron": Neuron}
@@ -592,6 +651,16 @@ def model_from_checkpoint(doc: Dict[str, Any], path: str) -> Module:
     kind = cfg.pop("type", None)
     if kind not in MODULE_TYPES:
         raise CheckpointError(f"{path}: unknown model type {kind!r}; known: {', '.join(MODULE_TYPES)}")
+    # The file must hold every parameter the architecture needs, so a 172-byte file
+    # cannot ask for a billion-unit layer: check the count before allocating anything.
+    needed, held = _parameters_in_config(kind, cfg), _count_numbers(doc["state_dict"])
+    if needed is not None and needed != held:
+        raise CheckpointError(f"{path}: the model {_describe_config(doc['model'])} has {needed:,} "
+                              f"parameters, but the state_dict holds {held:,} numbers")
+    stated = doc.get("num_parameters")
+    if stated is not None and stated != held:
+        raise CheckpointError(f"{path}: \"num_parameters\" says {stated!r:.40}, but the "
+                              f"state_dict holds {held:,} numbers")
     try:
         model = MODULE_TYPES[kind](**cfg, init="zeros")
     except (TypeError, ValueError) as e:

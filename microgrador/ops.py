@@ -149,6 +149,20 @@ class Neg(UnaryOp):
     def derivatives(self, out, x): return (-1.0,)
 
 
+def _float_pow(x: float, n: float, op: Optional[str] = None) -> float:
+    """x ** n on floats. Beyond the float range, Python raises a bare OverflowError:
+    for a result (`op` given) this says which op and inputs; for a derivative it is
+    +-inf (the sign that x ** n has)."""
+    try:
+        return x ** n
+    except OverflowError:
+        if op is not None:
+            raise OverflowError(f"{op}: the result is too large for a float, for inputs "
+                                f"{x!r} and {n!r}") from None
+        negative = x < 0 and n == int(n) and int(n) % 2 == 1
+        return -math.inf if negative else math.inf
+
+
 class PowConst(UnaryOp):
     """x ** n for a constant exponent n: d/dx = n x^(n-1)."""
     name = "**"
@@ -165,11 +179,17 @@ class PowConst(UnaryOp):
             raise ValueError(f"x ** {n:g} at x = 0: the derivative {n:g} * x ** {n - 1:g} is infinite there")
         if x < 0 and n != int(n):
             raise ValueError(f"x ** {n:g} needs x >= 0 for a non-integer power, got x = {x!r}")
-        return x ** n
+        return _float_pow(x, n, f"x ** {n:g}")
 
     def derivatives(self, out, x):
         n = self.n
-        return (n * x ** (n - 1) if n != 0 else 0.0,)
+        if n == 0:
+            return (0.0,)
+        if isinstance(x, Value):
+            return (n * x ** (n - 1),)
+        # A finite result can have a derivative beyond the float range (1e-300 ** -1 has
+        # -1e600): it is then +-inf, as 1 / x gives, and as in PyTorch.
+        return (n * _float_pow(x, n - 1),)
 
 
 class Pow(BinaryOp):
@@ -179,7 +199,7 @@ class Pow(BinaryOp):
     def forward(self, a, b):
         if a <= 0:
             raise ValueError(f"a ** b with b a Value needs a > 0 (d/db = a**b * log(a)), got a = {a!r}")
-        return a ** b
+        return _float_pow(a, b, "a ** b")
 
     def derivatives(self, out, a, b): return (b * out / a, out * log(a))
 
@@ -271,45 +291,67 @@ class Sum(Op):
     def derivatives(self, out, *xs): return (1.0,) * len(xs)
 
 
+def _shifted_lse(xs: Sequence[float]) -> tuple:
+    """(m, log sum_j e^(x_j - m)) with m = max x: logsumexp(x) is their sum, but kept
+    apart so that x_t - logsumexp(x) can be formed as (x_t - m) - r, where the large
+    terms cancel first (at logits of 1e12, m + r would have lost r's digits)."""
+    m = max(xs)
+    return m, math.log(builtins.sum([math.exp(x - m) for x in xs]))
+
+
 class LogSumExp(Op):
     """log(sum_i e^x_i), computed as m + log(sum_i e^(x_i - m)) with m = max x, so
     no exp overflows; d/dx_i = softmax(x)_i."""
     name = "logsumexp"
     def forward(self, *xs):
-        m = max(xs)
-        return m + math.log(builtins.sum([math.exp(x - m) for x in xs]))
+        m, r = _shifted_lse(xs)
+        return m + r
     def derivatives(self, out, *xs): return _softmax(xs)
 
 
-class SoftmaxAt(Op):
-    """Output i of softmax: y_i = e^x_i / sum_j e^x_j; d y_i/d x_j = y_i (delta_ij - y_j)."""
-    def __init__(self, i: int) -> None:
-        self.i = i
-        self.name = f"softmax[{i}]"
+class ShiftedLogSumExp(Op):
+    """r = log(sum_j e^(x_j - m)) for a constant m (the max of the x_j when the node was
+    made): logsumexp(x) - m, a small number even for huge x. softmax and log_softmax
+    share one such node, so n outputs cost n + 1 nodes, not n nodes of n parents each;
+    d r/dx_j = softmax(x)_j."""
+    name = "logsumexp(x - max)"
+    def __init__(self, m: float) -> None:
+        self.m = m
     def forward(self, *xs):
-        m = max(xs)
-        return math.exp(xs[self.i] - m) / builtins.sum([math.exp(x - m) for x in xs])
-    def derivatives(self, out, *xs):
-        ys = _softmax(xs)
-        return [out * ((1.0 if j == self.i else 0.0) - y) for j, y in enumerate(ys)]
+        m = self.m
+        return math.log(builtins.sum([math.exp(x - m) for x in xs]))
+    def derivatives(self, out, *xs): return _softmax(xs)
 
 
-class LogSoftmaxAt(Op):
-    """Output i of log_softmax: x_i - logsumexp(x); d/dx_j = delta_ij - softmax(x)_j."""
-    def __init__(self, i: int) -> None:
-        self.i = i
+class SoftmaxAt(BinaryOp):
+    """Output i of softmax from x_i and the shared r: y_i = e^((x_i - m) - r);
+    d y_i/d x_i = y_i, d y_i/d r = -y_i (r carries the rest of the chain rule)."""
+    def __init__(self, i: int, m: float) -> None:
+        self.m = m
+        self.name = f"softmax[{i}]"
+    def forward(self, x, r): return math.exp((x - self.m) - r)
+    def derivatives(self, out, x, r): return (out, -out)
+
+
+class LogSoftmaxAt(BinaryOp):
+    """Output i of log_softmax from x_i and the shared r: (x_i - m) - r, with the
+    large terms cancelled first; d/dx_i = 1, d/dr = -1."""
+    def __init__(self, i: int, m: float) -> None:
+        self.m = m
         self.name = f"log_softmax[{i}]"
-    def forward(self, *xs): return xs[self.i] - LOGSUMEXP.forward(*xs)
-    def derivatives(self, out, *xs):
-        return [(1.0 if j == self.i else 0.0) - y for j, y in enumerate(_softmax(xs))]
+    def forward(self, x, r): return (x - self.m) - r
+    def derivatives(self, out, x, r): return (1.0, -1.0)
 
 
 class CrossEntropy(Op):
-    """-log softmax(x)_t = logsumexp(x) - x_t; d/dx_i = softmax(x)_i - [i = t]."""
+    """-log softmax(x)_t = logsumexp(x) - x_t, computed as (m - x_t) + log(sum_j
+    e^(x_j - m)) so that large logits cancel first; d/dx_i = softmax(x)_i - [i = t]."""
     def __init__(self, target: int) -> None:
         self.target = target
         self.name = f"cross_entropy[target={target}]"
-    def forward(self, *xs): return LOGSUMEXP.forward(*xs) - xs[self.target]
+    def forward(self, *xs):
+        m, r = _shifted_lse(xs)
+        return (m - xs[self.target]) + r
     def derivatives(self, out, *xs):
         return [y - (1.0 if i == self.target else 0.0) for i, y in enumerate(_softmax(xs))]
 
@@ -409,26 +451,46 @@ def _softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """softmax without the checks, for the derivative rules: floats or Values."""
     for x in xs:
         if isinstance(x, Value):
-            return [SoftmaxAt(i)(*xs) for i in range(len(xs))]
+            m, r = _shared_lse(xs)
+            return [SoftmaxAt(i, m)(x, r) for i, x in enumerate(xs)]
     m = max(xs)
     es = [math.exp(x - m) for x in xs]
     total = builtins.sum(es)
     return [e / total for e in es]
 
 
+def _shared_lse(xs: Sequence[Scalar]) -> tuple:
+    """(m, the node r = log sum_j e^(x_j - m)) that every output of softmax or log_softmax uses."""
+    m = max([x.data if isinstance(x, Value) else x for x in xs])
+    return m, ShiftedLogSumExp(m)(*xs)
+
+
 def log_softmax(xs: Sequence[Scalar]) -> List[Scalar]:
-    """x_i - logsumexp(x) for each i: the log-probabilities, stable."""
+    """x_i - logsumexp(x) for each i: the log-probabilities, stable and exact at large
+    logits ((x_i - m) - log sum_j e^(x_j - m), m = max x)."""
     _check_list(xs, "log_softmax")
-    return [LogSoftmaxAt(i)(*xs) for i in range(len(xs))]
+    if not any(isinstance(x, Value) for x in xs):
+        m, r = _shifted_lse([as_float(x, "log_softmax") for x in xs])
+        return [(x - m) - r for x in xs]
+    m, r = _shared_lse(xs)
+    return [LogSoftmaxAt(i, m)(x, r) for i, x in enumerate(xs)]
 
 
 def cross_entropy(logits: Sequence[Scalar], target: int) -> Scalar:
     """-log softmax(logits)[target] as one node; d/d logit_i = softmax_i - [i = target]."""
     _check_list(logits, "cross_entropy")
-    if type(target) is not int or not 0 <= target < len(logits):
-        raise ValueError(f"cross_entropy: target must be a class index in 0..{len(logits) - 1}, "
-                         f"got {target!r}")
-    return CrossEntropy(target)(*logits)
+    return CrossEntropy(class_index(target, len(logits), "cross_entropy"))(*logits)
+
+
+def class_index(target: object, n: int, what: str) -> int:
+    """`target` if it is an int in 0..n-1; else a ValueError saying which it is not."""
+    if type(target) is not int:
+        # 1.0 or a NumPy integer: a class is counted, not measured (as torch wants a long)
+        raise ValueError(f"{what}: target must be an int, a class index in 0..{n - 1}, got "
+                         f"{type(target).__name__} {target!r}; write int(target)")
+    if not 0 <= target < n:
+        raise ValueError(f"{what}: target must be a class index in 0..{n - 1}, got {target!r}")
+    return target
 
 
 _NUMBERS = {float, int}

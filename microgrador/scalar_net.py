@@ -52,6 +52,8 @@ class ScalarNet:
             "W": _data(P["W"]), "b": _data(P["b"]), "V": _data(P["V"]), "c": _data(P["c"]),
             "k": _data(self.k), "h": _data(self.h), "o": _data(self.o), "y": _data(self.y),
             "loss": self.loss.data,
+            # what a student checks by hand, from the loss backwards
+            "do": _grads(self.o), "dh": _grads(self.h), "dk": _grads(self.k),
             "dW": _grads(P["W"]), "db": _grads(P["b"]), "dV": _grads(P["V"]), "dc": _grads(P["c"]),
         }
 
@@ -143,7 +145,8 @@ def build(x: Sequence[float] = X, target: int = TARGET, W: Sequence = W, b: Sequ
 def run(x: Sequence[float] = X, target: int = TARGET, W: Sequence = W, b: Sequence = B,
         V: Sequence = V, c: Sequence = C) -> Dict[str, Any]:
     """Build, run backward, and return every number: x, target, W, b, V, c, the
-    intermediates k, h, o, y, the loss, and the gradients dW, db, dV, dc."""
+    intermediates k, h, o, y, the loss, the gradients of the intermediates do, dh, dk,
+    and of the parameters dW, db, dV, dc."""
     net = build(x, target, W, b, V, c)
     net.loss.backward()
     return net.numbers()
@@ -160,13 +163,21 @@ def format_numbers(r: Dict[str, Any]) -> str:
         lines += [f"  {vec(row)}" for row in m]
         return lines
 
-    out = [f"x = {vec(r['x'])}, target class {r['target']}",
-           "forward:",
+    out = [f"x = {vec(r['x'])}, target class {r['target']}", "parameters:"]
+    out += ["  " + line for line in mat("W", r["W"], "i", "input", "j", "hidden")]
+    out.append(f"  b = {vec(r['b'])}")
+    out += ["  " + line for line in mat("V", r["V"], "j", "hidden", "k", "output")]
+    out.append(f"  c = {vec(r['c'])}")
+    out += ["forward:",
            f"  k = x W + b   = {vec(r['k'])}",
            f"  h = sigmoid(k) = {vec(r['h'])}",
            f"  o = h V + c   = {vec(r['o'])}",
            f"  y = softmax(o) = {vec(r['y'])}",
            f"loss = -log y[{r['target']}] = {r['loss']!r}",
+           "backward (d loss / d node), from the loss back:",
+           f"  dL/do = y - onehot(target)      = {vec(r['do'])}",
+           f"  dL/dh = V dL/do                 = {vec(r['dh'])}",
+           f"  dL/dk = dL/dh * h * (1 - h)     = {vec(r['dk'])}",
            "gradients (d loss / d parameter):"]
     out += mat("dW", r["dW"], "i", "input", "j", "hidden")
     out.append(f"db = {vec(r['db'])}")

@@ -17,17 +17,20 @@ run cleanly; the model trained so far is still saved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import random
+import signal
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from .datasets import TITLES
+from .datasets import NUM_CLASSES, TITLES
 from .engine import Value, no_grad
 from .losses import cross_entropy
-from .nn import MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
+from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
 from .optim import SGD, Optimizer
 
 LossFn = Callable[[List[Value], Any], Value]
@@ -279,39 +282,94 @@ def plot_history(history: History, path: str, title: str = "") -> None:
 
 
 # --- command line -----------------------------------------------------------------------------------
+def _number_type(kind: type, low: float, strict: bool, what: str):
+    """An argparse type: `kind` (int or float), finite, > low (strict) or >= low, so a
+    bad option is refused before any data is loaded."""
+    def parse(text: str):
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(x) or (x <= low if strict else x < low):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return x
+    parse.__name__ = what          # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number_type(int, 0, True, "an integer >= 1")
+positive_float = _number_type(float, 0.0, True, "a number > 0")
+nonnegative_float = _number_type(float, 0.0, False, "a number >= 0")
+nonnegative_int = _number_type(int, 0, False, "an integer >= 0")
+
+
 def add_training_arguments(p: argparse.ArgumentParser, epochs: int, lr: float) -> None:
     """The options every `train DATASET` subcommand shares."""
-    p.add_argument("--epochs", type=int, default=epochs, help=f"passes over the training set (default {epochs})")
-    p.add_argument("--lr", type=float, default=lr, help=f"SGD learning rate (default {lr})")
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--epochs", type=positive_int, default=epochs,
+                   help=f"passes over the training set (default {epochs})")
+    p.add_argument("--lr", type=positive_float, default=lr, help=f"SGD learning rate (default {lr})")
+    p.add_argument("--momentum", type=nonnegative_float, default=0.0, help="SGD momentum (default 0)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seeds the initial weights and the sample order (default 0)")
-    p.add_argument("--plot", metavar="FILE.png", help="save loss and accuracy curves (needs matplotlib)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="save loss and accuracy curves (needs matplotlib); the file name's "
+                        "ending picks the format (png, pdf, svg, ...)")
     p.add_argument("--save", metavar="FILE.json", help="save the trained model as a JSON checkpoint")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the per-epoch figures instead of text")
-    p.add_argument("--batch-size", type=int, default=1, metavar="B",
+    p.add_argument("--batch-size", type=positive_int, default=1, metavar="B",
                    help="minibatch size: 1 (the default) is per-sample SGD; B > 1 steps once "
                         "per B samples with their mean gradient")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def output_path_problem(path: str) -> Optional[str]:
+    """Why a file cannot be written at `path` (its folder is missing or not writable,
+    or it is a folder), or None if it can."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"{path} is a folder, not a file name"
+    if not os.path.isdir(folder):
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return f"{path} exists and is not writable"
+    return None
+
+
+def plot_formats() -> List[str]:
+    """The file endings matplotlib can save a figure as (png, pdf, svg, ...)."""
+    require_matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
+
 def training_arguments_ok(args: argparse.Namespace, dataset: str) -> bool:
-    """Check the shared options (a data set's command can do it before loading its
-    data); print what is wrong and return False if one is."""
+    """Check the output files before anything is loaded or trained: matplotlib for
+    --plot and a format it knows, and a writable folder for --plot and --save. Print
+    what is wrong and return False if something is."""
+    problems = []
     if args.plot:
         try:
-            require_matplotlib()      # fail now, not after the training
+            formats = plot_formats()      # fail now, not after the training
         except ImportError as e:
             print(f"train {dataset}: {e}", file=sys.stderr)
             return False
-    for name in ("epochs", "batch_size"):
-        value = getattr(args, name, 1)
-        if value < 1:
-            print(f"train {dataset}: --{name.replace('_', '-')} must be >= 1, got {value}",
-                  file=sys.stderr)
-            return False
-    return True
+        ending = os.path.splitext(args.plot)[1].lower().lstrip(".")
+        if ending not in formats:
+            problems.append(f"--plot {args.plot}: unknown image format {ending or '(no ending)'!r}; "
+                            f"use one of {', '.join(formats)}")
+    for option in ("plot", "save"):
+        path = getattr(args, option)
+        problem = path and output_path_problem(path)
+        if problem:
+            problems.append(f"--{option} {path}: {problem}")
+    if args.plot and args.save and os.path.abspath(args.plot) == os.path.abspath(args.save):
+        problems.append("--plot and --save name the same file")
+    for problem in problems:
+        print(f"train {dataset}: {problem}", file=sys.stderr)
+    return not problems
 
 
 def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_data: Data,
@@ -365,19 +423,29 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
                  if history.epochs and history.epochs[-1].get("interrupted") else "")
               + ("; saving the model trained so far" if args.save else ""),
               file=sys.stderr, flush=True)
+    # The checkpoint first: a plot that fails must not cost the trained model.
+    failed = False
+    if args.save:
+        try:
+            with _finish_despite_ctrl_c(f"train {dataset}: still saving {args.save}; "
+                                        "it is written in a moment"):
+                model.save(args.save, meta={k: v for k, v in report.items() if k != "model"})
+        except (OSError, ValueError) as e:
+            print(f"train {dataset}: cannot save the model to {args.save}: {e}", file=sys.stderr)
+            failed = True
+        else:
+            report["checkpoint"] = args.save
     if args.plot and history.curve:
         cfg = model.config()
         shape = "-".join(str(n) for n in [cfg["nin"], *cfg["sizes"]]) if "sizes" in cfg else ""
-        plot_history(history, args.plot, title=f"{dataset}: {cfg.get('type', '')} {shape}, "
-                                                f"SGD lr={args.lr:g}")
-        report["plot"] = args.plot
-    if args.save:
         try:
-            model.save(args.save, meta={k: v for k, v in report.items() if k != "model"})
-        except (OSError, ValueError) as e:
-            print(f"train {dataset}: cannot save the model to {args.save}: {e}", file=sys.stderr)
-            return 1
-        report["checkpoint"] = args.save
+            plot_history(history, args.plot, title=f"{dataset}: {cfg.get('type', '')} {shape}, "
+                                                    f"SGD lr={args.lr:g}")
+        except (OSError, ValueError, RuntimeError) as e:
+            print(f"train {dataset}: cannot save the plot to {args.plot}: {e}", file=sys.stderr)
+            failed = True
+        else:
+            report["plot"] = args.plot
     if args.json:
         report["curve"] = [list(p) for p in history.curve]
         print(json.dumps(report))
@@ -390,7 +458,32 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
         for key, what in (("plot", "plot"), ("checkpoint", "model")):
             if key in report:
                 print(f"{what} saved to {report[key]}")
-    return 130 if history.interrupted else 0
+    return 130 if history.interrupted else 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _finish_despite_ctrl_c(message: str):
+    """Run the block to its end even if Ctrl-C or SIGTERM comes: a save that is cut
+    short would say "saving" and then leave nothing. Each Ctrl-C prints `message`
+    instead; a SIGTERM is acted on once the block is done."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield                      # signal handlers can only be set in the main thread
+        return
+    terminated = []
+
+    def wait(signum, frame):
+        if signum == signal.SIGTERM:
+            terminated.append(signum)
+        print(message, file=sys.stderr, flush=True)
+    previous = {s: signal.signal(s, wait) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if terminated:
+        raise SystemExit(128 + signal.SIGTERM)
 
 
 def peak_rss_mb() -> Optional[float]:
@@ -420,10 +513,8 @@ def train_synth(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as e:
         print(f"train synth: {e}", file=sys.stderr)
         return 2
-    for name in ("hidden", "num_train", "num_val"):
-        if getattr(args, name) < 1:
-            print(f"train synth: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
-            return 2
+    if not training_arguments_ok(args, "synth"):    # before the data is made
+        return 2
     train_data, val_data, num_classes = load_synth(args.num_train, args.num_val, args.data_seed)
     model = MLP(2, [args.hidden, num_classes], activation="sigmoid", init=init,
                 bias_init=bias_init, seed=args.seed)
@@ -438,14 +529,16 @@ def register_synth(datasets) -> None:
         description="Per-sample SGD of MLP(2, [HIDDEN, 2], sigmoid) with cross-entropy on "
                     "load_synth(): x ~ N(0, I_2), label 1 iff x1^2 + 0.95 x1 x2 + 0.4 x2^2 > 0.6.")
     add_training_arguments(p, epochs=3, lr=SYNTH_LR)
-    p.add_argument("--hidden", type=int, default=3, help="hidden units (default 3)")
+    p.add_argument("--hidden", type=positive_int, default=3, help="hidden units (default 3)")
     p.add_argument("--init", default="normal(1)",
                    help="weight initialisation: lecun, normal(STD), xavier_normal, "
                         "xavier_uniform, he, uniform(A, B), zeros (default normal(1): N(0, 1))")
     p.add_argument("--bias-init", default="zeros", help="bias initialisation, as --init (default zeros)")
-    p.add_argument("--num-train", type=int, default=60000, help="training samples (default 60000)")
-    p.add_argument("--num-val", type=int, default=10000, help="validation samples (default 10000)")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the data set (default 0)")
+    p.add_argument("--num-train", type=positive_int, default=60000,
+                   help="training samples (default 60000)")
+    p.add_argument("--num-val", type=positive_int, default=10000,
+                   help="validation samples (default 10000)")
+    p.add_argument("--data-seed", type=nonnegative_int, default=0, help="seed of the data set (default 0)")
     p.set_defaults(func=train_synth)
 
 
@@ -454,6 +547,7 @@ def register_synth(datasets) -> None:
 # (per-sample SGD, N(0, 1/sqrt(fan_in)) weights, zero biases): 96.1% test accuracy
 # after one epoch, against 91.6% with lr 0.01.
 MNIST_LR = 0.05
+IMAGE_PIXELS = 28 * 28       # MNIST and FashionMNIST
 
 
 class PixelView:
@@ -493,21 +587,9 @@ def _load_mnist_for(command: str, args: argparse.Namespace, final: bool, subset:
 
 def train_mnist(args: argparse.Namespace) -> int:
     """`train mnist` and `train fashion` (args.dataset): the same network and loop."""
-    from .nn import ACTIVATIONS
     dataset = args.dataset
     command = f"train {dataset}"
-    if args.hidden < 1:
-        print(f"{command}: --hidden must be >= 1", file=sys.stderr)
-        return 2
     if not training_arguments_ok(args, dataset):    # before the data is loaded
-        return 2
-    for name in ("limit", "val_limit"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            print(f"{command}: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
-            return 2
-    if args.activation not in ACTIVATIONS:
-        print(f"{command}: unknown --activation {args.activation!r}; choose one of "
-              f"{', '.join(ACTIVATIONS)}", file=sys.stderr)
         return 2
     try:
         init = Init.parse(args.init)
@@ -559,15 +641,16 @@ def _register_images(datasets, dataset: str, summary: str, offline: str) -> None
                     f"else $MICROGRADOR_DATA/{dataset}, else the user cache (downloaded when "
                     f"missing); {offline}")
     add_training_arguments(p, epochs=1, lr=MNIST_LR)
-    p.add_argument("--hidden", type=int, default=300, help="hidden units (default 300)")
-    p.add_argument("--activation", default="sigmoid",
-                   help="hidden activation: sigmoid (default), tanh, relu, leaky_relu, identity")
+    p.add_argument("--hidden", type=positive_int, default=300, help="hidden units (default 300)")
+    p.add_argument("--activation", default="sigmoid", choices=tuple(ACTIVATIONS),
+                   help="hidden activation (default sigmoid)")
     p.add_argument("--init", default="lecun",
                    help="weight initialisation (default lecun: N(0, 1/sqrt(fan_in))); biases start at 0")
     p.add_argument("--final", action="store_true",
                    help="train on all 60,000 training images and evaluate on the 10,000 test images")
-    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
-    p.add_argument("--val-limit", type=int, metavar="N",
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="train on the first N training images only")
+    p.add_argument("--val-limit", type=positive_int, metavar="N",
                    help="evaluate on the first N validation (or test) images only")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data-dir", metavar="DIR",
@@ -602,17 +685,23 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
         print(f"evaluate: cannot read {path}: {e.strerror or e}", file=sys.stderr)
         return 2
     data = doc["meta"].get("data") if isinstance(doc["meta"].get("data"), dict) else {}
-    # Unless told otherwise, evaluate where the training run evaluated.
-    if args.data_dir is not None or args.subset:
-        subset, data_dir = args.subset, args.data_dir
-    elif data.get("subset"):
-        subset, data_dir = True, None
-    else:
-        subset, data_dir = False, data.get("path") if isinstance(data.get("path"), str) else None
-    split = args.split or data.get("evaluation_split") or "test"
     cfg = doc["model"]
     nin = cfg.get("nin")
     nout = cfg["sizes"][-1] if cfg.get("sizes") else cfg.get("nout", 1)   # MLP, Layer, Neuron
+    # Both data sets are 28 x 28 images in 10 classes: refuse another model before any data.
+    if nin != IMAGE_PIXELS or nout != NUM_CLASSES:
+        print(f"evaluate: {path} holds a model with {nin} inputs and {nout} outputs; MNIST and "
+              f"FashionMNIST need {IMAGE_PIXELS} inputs and {NUM_CLASSES} outputs", file=sys.stderr)
+        return 2
+    # Unless told otherwise, evaluate on what the training run evaluated. The checkpoint's
+    # recorded folder is never used: a file passed between students must not choose where
+    # this program reads or writes; the data comes from --data-dir or the default folder.
+    if args.data_dir is not None or args.subset:
+        subset, data_dir = args.subset, args.data_dir
+    else:
+        subset, data_dir = bool(data.get("subset")), None
+    split = args.split or (data.get("evaluation_split")
+                           if data.get("evaluation_split") in ("test", "validation") else "test")
     dataset = args.dataset or (data.get("dataset") if data.get("dataset") in TITLES else "mnist")
     if dataset != "mnist" and subset:
         print("evaluate: there is no bundled subset of FashionMNIST", file=sys.stderr)
@@ -622,9 +711,9 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
         return 2
     _, eval_set, info = loaded
     title = info["title"]
-    if nin != eval_set.rows * eval_set.cols or nout != 10:
-        print(f"evaluate: {path} holds a model with {nin} inputs and {nout} outputs; {title} "
-              f"needs {eval_set.rows * eval_set.cols} inputs and 10 outputs", file=sys.stderr)
+    if eval_set.rows * eval_set.cols != IMAGE_PIXELS:
+        print(f"evaluate: the {title} files hold {eval_set.rows} x {eval_set.cols} images; "
+              f"{path} needs {IMAGE_PIXELS} pixels", file=sys.stderr)
         return 2
     limit = args.limit if args.limit is not None else data.get("val_limit")
     if type(limit) is int and limit >= 1:
@@ -672,9 +761,12 @@ def format_confusion(matrix: List[List[int]]) -> str:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train a network (per-sample SGD) on a data set",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "train", help="train a network (per-sample SGD) on a data set",
+        description="Train a network by per-sample SGD on a data set, showing a progress bar, "
+                    "each epoch's training loss, validation loss and accuracy, and the total time. "
+                    "Ctrl-C stops the run cleanly; with --save the model trained so far is still "
+                    "saved. `microgrador train DATASET --help` lists a data set's options.")
     datasets = p.add_subparsers(dest="dataset", metavar="DATASET")
     for add in DATASET_COMMANDS:
         add(datasets)
@@ -694,7 +786,7 @@ def register(subparsers) -> None:
     source = e.add_mutually_exclusive_group()
     source.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST files")
     source.add_argument("--subset", action="store_true", help="use the bundled MNIST subset")
-    e.add_argument("--limit", type=int, metavar="N", help="evaluate on the first N images only")
+    e.add_argument("--limit", type=positive_int, metavar="N", help="evaluate on the first N images only")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     e.set_defaults(func=evaluate_checkpoint)

@@ -356,6 +356,7 @@ def test_download_through_local_server(tmp_path, no_env, server, monkeypatch):
     files.update({p.name: p.read_bytes() for p in source.iterdir()})
     monkeypatch.setitem(datasets.MD5, "mnist", md5_table(source))
     target = tmp_path / "target"
+    target.mkdir()
     # the first mirror answers 404 for everything, so every file comes from the second one
     train, test, info = load_mnist(data_dir=target, final=True, progress=True,
                                    mirrors=[base + "/missing/", base + "/good"])
@@ -391,6 +392,7 @@ def test_interrupted_download_leaves_nothing(tmp_path, no_env, server, monkeypat
     files.update({p.name: p.read_bytes() for p in source.iterdir()})
     monkeypatch.setitem(datasets.MD5, "mnist", md5_table(source))
     target = tmp_path / "target"
+    target.mkdir()
     spy = SpyBar(target)
     monkeypatch.setattr(datasets, "_progress_bar", spy)
     with pytest.raises(DataError) as err:
@@ -408,6 +410,7 @@ def test_keyboard_interrupt_during_download_leaves_nothing(tmp_path, no_env, mon
     source = make_folder(tmp_path / "source")
     monkeypatch.setitem(datasets.MD5, "mnist", md5_table(source))
     target = tmp_path / "target"
+    target.mkdir()
     monkeypatch.setattr(datasets, "_progress_bar", SpyBar(target, interrupt=True))
     with pytest.raises(KeyboardInterrupt):
         load_mnist(data_dir=target, mirrors=[source.as_uri()])
@@ -420,6 +423,7 @@ def test_checksum_mismatch_tries_next_mirror(tmp_path, no_env, monkeypatch):
     monkeypatch.setitem(datasets.MD5, "mnist", md5_table(good))
     mirrors = [bad.as_uri() + "/", good.as_uri()]           # file:// mirrors, with and without "/"
     target = tmp_path / "target"
+    target.mkdir()
     train, _, info = load_mnist(data_dir=target, final=True, mirrors=mirrors, progress=False)
     assert len(train) == 8 and info["downloaded"] is True
     assert sorted(os.listdir(target)) == sorted(os.listdir(good))
@@ -455,6 +459,7 @@ def test_no_network_falls_back_to_the_subset(no_env):
 
 
 def test_no_fallback_for_an_explicit_folder_or_fashion(tmp_path, no_env):
+    (tmp_path / "nothing").mkdir()
     with pytest.raises(DataError, match=r"(?s)is not in .*nothing.*127\.0\.0\.1:1/train-images"):
         load_mnist(data_dir=tmp_path / "nothing", mirrors=[CLOSED_PORT], progress=False)
     with pytest.raises(DataError, match="not found .* and downloading is turned off"):

@@ -160,10 +160,19 @@ def test_helpers_are_stable_for_huge_logits():
 
 def test_nary_helpers_are_one_node():
     xs = [Value(float(i)) for i in range(5)]
-    for node in [mg.sum(xs), mg.dot(xs, [1.0] * 5), mg.logsumexp(xs), mg.softmax(xs)[2],
-                 mg.log_softmax(xs)[0], mg.cross_entropy(xs, 3)]:
+    for node in [mg.sum(xs), mg.dot(xs, [1.0] * 5), mg.logsumexp(xs), mg.cross_entropy(xs, 3)]:
         assert node.parents == tuple(xs)
         assert mg.topological_order(node) == [node]
+
+
+def test_softmax_outputs_share_one_logsumexp_node():
+    """n outputs of softmax or log_softmax are n + 1 nodes: output i has the parents
+    x_i and one shared r = log sum_j e^(x_j - max x), so memory is linear in n."""
+    xs = [Value(float(i)) for i in range(5)]
+    for outputs in (mg.softmax(xs), mg.log_softmax(xs)):
+        shared = outputs[0].parents[1]
+        assert shared.parents == tuple(xs)
+        assert [y.parents for y in outputs] == [(x, shared) for x in xs]
 
 
 def test_dot_keeps_constants_out_of_the_graph():

@@ -183,11 +183,14 @@ def test_evaluate_refuses_bad_files_by_name(tmp_path):
 
 def test_bad_options_are_refused(capsys):
     for argv in (["--hidden", "0"], ["--limit", "0"], ["--activation", "swish"],
-                 ["--init", "gaussian"], ["--batch-size", "0"]):
-        assert main(["train", "mnist", "--subset", "--no-progress"] + argv) == 2
+                 ["--batch-size", "0"]):
+        with pytest.raises(SystemExit) as stop:      # argparse refuses them, before any data
+            main(["train", "mnist", "--subset", "--no-progress"] + argv)
+        assert stop.value.code == 2
+    assert main(["train", "mnist", "--subset", "--no-progress", "--init", "gaussian"]) == 2
     err = capsys.readouterr().err
-    assert "--hidden must be >= 1" in err and "unknown --activation 'swish'" in err
-    assert "--batch-size must be >= 1" in err
+    assert "--hidden: expected an integer >= 1" in err and "invalid choice: 'swish'" in err
+    assert "--batch-size: expected an integer >= 1" in err and "'gaussian'" in err
     with pytest.raises(SystemExit):                  # argparse: the two sources exclude each other
         main(["train", "mnist", "--subset", "--data-dir", "x"])
 
@@ -223,7 +226,7 @@ def test_pixel_view_scales_grey_levels_to_the_unit_interval():
     assert type(view[1]) is tuple and all(type(v) is float for v in view[1])
 
 
-def test_train_fashion_reads_its_own_folder_and_evaluate_follows_it(tmp_path, monkeypatch):
+def test_train_fashion_reads_its_own_folder_and_evaluate_follows_its_data_set(tmp_path, monkeypatch):
     """`train fashion` is the MNIST command on FashionMNIST files (same format): here a
     folder made from the bundled subset's files under the standard names."""
     import shutil
@@ -238,13 +241,14 @@ def test_train_fashion_reads_its_own_folder_and_evaluate_follows_it(tmp_path, mo
     assert code == 0, err
     report = json.loads(out)
     assert report["dataset"] == "fashion" and report["data"]["dataset"] == "fashion"
-    code, out, err = run(["evaluate", str(model), "--json", "--no-progress"])
+    # The folder is given again: evaluate never reads or writes where a checkpoint says.
+    code, out, err = run(["evaluate", str(model), "--json", "--no-progress", "--data-dir", str(folder)])
     assert code == 0, err
     evaluated = json.loads(out)
     assert evaluated["dataset"] == "fashion" and evaluated["split"] == "test"
     assert evaluated["num_samples"] == 1000
     assert evaluated["accuracy"] == report["final_val_accuracy"]
-    code, out, err = run(["evaluate", str(model), "--no-progress"])
+    code, out, err = run(["evaluate", str(model), "--no-progress", "--data-dir", str(folder)])
     assert "FashionMNIST test set" in out
     code, _, err = run(["evaluate", str(model), "--subset", "--no-progress"])
     assert code == 2 and "no bundled subset of FashionMNIST" in err

@@ -6,6 +6,8 @@ outputs), in fast mode (MICROGRADOR_FAST=1), with a kernel running this very Pyt
 """
 import importlib.util
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,6 +30,20 @@ runner = _load_runner()
 
 def _code_cells(nb):
     return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+# A notebook that imports microgrador.draw shows graphs, which Jupyter renders with `dot`.
+_DRAWS = re.compile(r"^\s*(from microgrador\.draw import|import microgrador\.draw)", re.M)
+
+
+def missing_program(nb):
+    """Why the notebook cannot run on this machine (a program it needs is not on PATH,
+    and what to install), or None."""
+    source = "\n".join(cell.source for cell in _code_cells(nb))
+    if _DRAWS.search(source) and shutil.which("dot") is None:
+        return ("needs Graphviz's `dot` program to show its drawings: apt-get install graphviz, "
+                "brew install graphviz or conda install graphviz (CI installs it)")
+    return None
 
 
 def test_there_are_notebooks():
@@ -57,6 +73,9 @@ def test_committed_notebook_was_run_top_to_bottom_without_errors(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_a_fresh_kernel(path):
     nb = nbformat.read(str(path), as_version=4)
+    reason = missing_program(nb)
+    if reason:
+        pytest.skip(f"{path.name} {reason}")
     # a last cell reports which Python and which microgrador the kernel used
     nb.cells.append(nbformat.v4.new_code_cell(
         "import sys, microgrador\nprint(sys.executable)\nprint(microgrador.__file__)"))
@@ -69,6 +88,18 @@ def test_notebook_runs_in_a_fresh_kernel(path):
     assert executable == sys.executable
     assert os.path.realpath(package) == os.path.realpath(microgrador.__file__), (
         "the kernel imported a different microgrador than the tests")
+
+
+def test_without_dot_the_drawing_notebooks_are_skipped_saying_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))          # a PATH with no `dot` on it
+    skipped = {path.name[:2] for path in NOTEBOOKS
+               if missing_program(nbformat.read(str(path), as_version=4))}
+    assert {"01", "02", "04", "07"} <= skipped and not {"05", "06"} & skipped
+    reason = missing_program(nbformat.read(str(NOTEBOOKS[0]), as_version=4))
+    assert "apt-get install graphviz" in reason
+    (tmp_path / "dot").write_text("#!/bin/sh\n")
+    (tmp_path / "dot").chmod(0o755)
+    assert missing_program(nbformat.read(str(NOTEBOOKS[0]), as_version=4)) is None
 
 
 def test_a_failing_cell_is_named_with_its_source_and_error():

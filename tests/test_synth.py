@@ -182,6 +182,7 @@ def test_train_synth_plot_without_matplotlib_says_how_to_install(tmp_path, capsy
 def test_train_synth_bad_options(capsys):
     assert main(["train", "synth", "--init", "gaussian", "--no-progress"]) == 2
     assert "unknown initialisation 'gaussian'" in capsys.readouterr().err
-    assert main(["train", "synth", "--hidden", "0"]) == 2
+    with pytest.raises(SystemExit):
+        main(["train", "synth", "--hidden", "0"])
     assert main(["train"]) == 2                            # no data set: the help
     assert "synth" in capsys.readouterr().out
