@@ -15,6 +15,7 @@ import gc
 import itertools
 import math
 from contextlib import contextmanager
+from contextvars import ContextVar
 from operator import attrgetter
 from typing import Iterator, List, Sequence, Tuple, Union
 
@@ -23,8 +24,15 @@ Number = Union[int, float]
 _next_index = itertools.count(1).__next__   # creation order of interior nodes
 _creation_index = attrgetter("_index")
 _new_value = object.__new__   # makes a Value without running __init__'s checks
-_grad_enabled = True      # flipped by no_grad()
-_anomaly_mode = False     # flipped by detect_anomaly()
+# The modes belong to the running thread (and asyncio task), as in PyTorch: one
+# thread evaluating under no_grad() must not switch off another thread's training.
+# A new thread starts from the defaults. ContextVar.get() costs about as much as a
+# global lookup plus one call, so the check in every op stays cheap.
+_grad_mode: ContextVar[bool] = ContextVar("microgrador_grad_enabled", default=True)
+_anomaly: ContextVar[bool] = ContextVar("microgrador_detect_anomaly", default=False)
+_grad_enabled = _grad_mode.get
+_anomaly_mode = _anomaly.get
+_NO_GRAD = -1   # the _index of a result made under no_grad(): a leaf with no graph
 
 
 class Value:
@@ -55,7 +63,7 @@ class Value:
         out.data = data
         out.grad = 0.0
         out.label = ""
-        if _grad_enabled:
+        if _grad_enabled():
             out._parents = parents
             out._partials = partials
             out._op = op
@@ -63,7 +71,7 @@ class Value:
         else:  # no_grad(): the result is a plain leaf, so no graph is kept alive
             out._parents = out._partials = ()
             out._op = None
-            out._index = 0
+            out._index = _NO_GRAD    # so backward() on it can say why nothing happens
         return out
 
     # --- inspection, for drawings and teaching -------------------------------------
@@ -125,6 +133,11 @@ class Value:
         themselves, so you can call backward() on them for higher derivatives.
         """
         grad = as_float(grad, "backward(grad)")
+        if self._index == _NO_GRAD:
+            raise RuntimeError(
+                f"backward() on {_name(self)} (data {self.data!r}): it was computed under "
+                f"no_grad(), so no graph was recorded and there are no gradients to compute; "
+                f"compute it outside no_grad() (or inside enable_grad()) to differentiate it")
         # The walk makes no reference cycles, so the cyclic garbage collector has
         # nothing to find; paused, it does not re-scan the whole graph for nothing.
         collecting = gc.isenabled()
@@ -134,11 +147,16 @@ class Value:
             for node in order:            # interior nodes: fresh gradients for this call
                 node.grad = 0.0
             if create_graph:
-                self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad)
-                _backward_graph(order)
-            elif _anomaly_mode:
+                # the grads must be recorded as a graph, even inside no_grad()
+                token = _grad_mode.set(True)
+                try:
+                    self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad)
+                    _backward_general(order, True, _anomaly_mode())
+                finally:
+                    _grad_mode.reset(token)
+            elif _anomaly_mode():
                 self.grad = self.grad + grad if self.is_leaf else grad
-                _backward_checked(order)
+                _backward_general(order, False, True)
             else:
                 self.grad = self.grad + grad if self.is_leaf else grad
                 _backward(order)
@@ -212,73 +230,84 @@ def _backward(order: List[Value]) -> None:
                 parent.grad += g * d
 
 
-def _backward_checked(order: List[Value]) -> None:
-    """backward() in anomaly mode: stop at the first non-finite gradient."""
+def _backward_general(order: List[Value], create_graph: bool, check: bool) -> None:
+    """The chain rule of _backward for the two other modes.
+
+    create_graph: every local derivative is re-derived from the op's rule on Values,
+    so the grads are Values that remember how they depend on the inputs.
+    check (anomaly mode): stop at the first non-finite contribution, naming the node.
+
+    A node whose grad is 0 passes nothing on, as in _backward, even through an infinite
+    local derivative: 0 * inf counts as 0 (the term is absent, not NaN), so normal and
+    anomaly mode agree on it, and anomaly mode reports only the infs and NaNs that
+    actually reach a gradient. (PyTorch would compute NaN there.) With create_graph
+    every term is built, zeros included, so every grad below the root is a Value.
+    """
     for node in reversed(order):
         g = node.grad
-        for i, (parent, d) in enumerate(zip(node._parents, node._partials)):
-            if not d:
-                continue  # as in _backward: 0 * g adds nothing, even for a huge g
-            contribution = g * d
-            if not math.isfinite(contribution):
-                raise FloatingPointError(
-                    f"anomaly: non-finite gradient {contribution} flowing from node "
-                    f"{_name(node)} (op {node.op}, data {node.data!r}, grad {g!r}) to its "
-                    f"parent #{i} {_name(parent)} (data {parent.data!r}); local derivative "
-                    f"d {node.op}/d parent = {d!r}")
-            parent.grad += contribution
+        if create_graph:
+            partials = node._op.derivatives(node, *node._parents)
+        elif g == 0.0:
+            continue
+        else:
+            partials = node._partials
+        for i, (parent, d) in enumerate(zip(node._parents, partials)):
+            if check:
+                contribution = _float(g) * _float(d) if _float(g) and _float(d) else 0.0
+                if not math.isfinite(contribution):
+                    raise FloatingPointError(
+                        f"anomaly: non-finite gradient {contribution} flowing from node "
+                        f"{_name(node)} (op {node.op}, data {node.data!r}, grad {_float(g)!r}) "
+                        f"to its parent #{i} {_name(parent)} (data {parent.data!r}); local "
+                        f"derivative d {node.op}/d parent = {_float(d)!r}")
+            if create_graph:
+                parent.grad = parent.grad + g * d
+            elif d:   # as in _backward: a zero local derivative passes nothing on
+                parent.grad += g * d
 
 
-def _backward_graph(order: List[Value]) -> None:
-    """backward(create_graph=True): the same chain rule, but with every local
-    derivative re-derived from the op's rule on Values, so the grads are Values
-    that remember how they depend on the inputs."""
-    for node in reversed(order):
-        g = node.grad
-        partials = node._op.derivatives(node, *node._parents)
-        for parent, d in zip(node._parents, partials):
-            parent.grad = parent.grad + g * d
+def _float(x) -> float:
+    return x.data if isinstance(x, Value) else x
 
 
 # --- modes -------------------------------------------------------------------------------
 @contextmanager
 def no_grad() -> Iterator[None]:
     """Inside `with no_grad():` operations give plain leaf Values and record no graph
-    (for evaluation: it saves the memory and time of the graph)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
+    (for evaluation: it saves the memory and time of the graph). It applies to the
+    current thread (and asyncio task) only."""
+    with _mode(_grad_mode, False):
         yield
-    finally:
-        _grad_enabled = previous
 
 
 @contextmanager
 def enable_grad() -> Iterator[None]:
     """Record graphs again inside a `no_grad()` block (as torch.enable_grad); the
     functional transforms use it, since they need f's graph wherever they are called."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
-    try:
+    with _mode(_grad_mode, True):
         yield
-    finally:
-        _grad_enabled = previous
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether operations in this thread record a graph (False inside no_grad())."""
+    return _grad_mode.get()
 
 
 @contextmanager
 def detect_anomaly() -> Iterator[None]:
-    """Inside `with detect_anomaly():` backward() stops at the first inf or NaN
-    gradient and names the node and op that produced it."""
-    global _anomaly_mode
-    previous, _anomaly_mode = _anomaly_mode, True
+    """Inside `with detect_anomaly():` backward() (also with create_graph=True) stops at
+    the first inf or NaN gradient and names the node and op that produced it."""
+    with _mode(_anomaly, True):
+        yield
+
+
+@contextmanager
+def _mode(var: ContextVar, value: bool) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _anomaly_mode = previous
+        var.reset(token)
 
 
 # --- numbers -------------------------------------------------------------------------------

@@ -396,3 +396,148 @@ def test_enable_grad_records_inside_no_grad():
             y = x * x
         z = x * x
     assert y.parents == (x, x) and z.is_leaf
+
+
+# --- modes are per thread, and their edges ------------------------------------------------------
+def _run_threads(*targets):
+    import threading
+    errors = []
+
+    def guarded(f):
+        def run():
+            try:
+                f()
+            except BaseException as e:   # reported in the main thread
+                errors.append(e)
+        return run
+    threads = [threading.Thread(target=guarded(f)) for f in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def test_no_grad_in_one_thread_leaves_another_thread_training():
+    import threading
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def evaluator():
+        with no_grad():
+            inside.set()
+            assert done.wait(10)      # hold no_grad open while the other thread trains
+            seen["evaluator enabled"] = mg.is_grad_enabled()
+
+    def trainer():
+        assert inside.wait(10)
+        x = Value(2.0)
+        (x * x).backward()
+        seen["grad"] = x.grad         # d x^2/dx = 2x = 4
+        done.set()
+
+    _run_threads(evaluator, trainer)
+    assert seen == {"evaluator enabled": False, "grad": 4.0}
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_on():
+    import threading
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():
+        with no_grad():
+            a_in.set()
+            assert b_in.wait(10)      # B enters while A is inside ...
+        a_out.set()                   # ... and A leaves first
+
+    def b():
+        assert a_in.wait(10)
+        with no_grad():
+            b_in.set()
+            assert a_out.wait(10)
+
+    _run_threads(a, b)
+    assert mg.is_grad_enabled()
+    after = {}
+    _run_threads(lambda: after.update(enabled=mg.is_grad_enabled()))
+    assert after == {"enabled": True}
+    x = Value(3.0)
+    (x * x).backward()
+    assert x.grad == 6.0
+
+
+def test_grad_mode_is_per_asyncio_task():
+    import asyncio
+
+    async def evaluate(started, release):
+        with no_grad():
+            started.set()
+            await release.wait()
+            return mg.is_grad_enabled()
+
+    async def train(started, release):
+        await started.wait()
+        x = Value(5.0)
+        (x * x).backward()
+        release.set()
+        return x.grad
+
+    async def main():
+        started, release = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(evaluate(started, release), train(started, release))
+
+    assert asyncio.run(main()) == [False, 10.0]
+
+
+def test_create_graph_inside_no_grad_still_builds_the_second_derivative():
+    x = Value(2.0)
+    y = x ** 3
+    with no_grad():
+        y.backward(create_graph=True)     # x.grad = 3 x^2 = 12, as a Value
+        assert not mg.is_grad_enabled()
+    assert x.grad.data == 12.0
+    g = x.grad
+    x.grad = 0.0
+    g.backward()                          # d(3x^2)/dx = 6x = 12 (PyTorch agrees)
+    assert x.grad == 12.0
+
+
+def test_backward_on_a_result_of_no_grad_says_why_there_are_no_gradients():
+    x = Value(2.0)
+    with no_grad():
+        y = x * x
+    with pytest.raises(RuntimeError, match="computed under no_grad"):
+        y.backward()
+    assert x.grad == 0.0
+    leaf = Value(1.0)          # a leaf made by hand is fine: it just gets the seed
+    leaf.backward()
+    assert leaf.grad == 1.0
+
+
+def test_anomaly_mode_works_with_create_graph():
+    x = Value(1e-160, "x")
+    w = (x * x).sqrt() * 1e300     # d sqrt/d(x*x) = 0.5 / 1e-160 overflows times 1e300
+    with detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt"):
+        w.backward(create_graph=True)
+
+
+def test_zero_upstream_grad_times_infinite_local_passes_nothing_in_both_modes():
+    # A node with an infinite local derivative whose own grad is 0: backward() treats
+    # 0 * inf as 0 (the term is absent), and anomaly mode agrees instead of raising.
+    class Steep(mg.Op):
+        name = "steep"
+        def forward(self, x): return x
+        def derivatives(self, out, x): return (float("inf"),)
+
+    for mode in (None, detect_anomaly):
+        x = Value(1.0, "x")
+        y = Steep()(x)
+        out = y * 0.0 + x            # y's grad is exactly 0; x's grad is 1 via the sum
+        if mode is None:
+            out.backward()
+        else:
+            with mode():
+                out.backward()
+        assert x.grad == 1.0, mode
