@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "microgrador.scalar_net",    # microgrador scalar-net
     "microgrador.training",      # microgrador train {synth,mnist}, microgrador evaluate
     "microgrador.draw_cli",      # microgrador draw
+    "microgrador.exercises_cli", # microgrador exercises {init,check}
 ]
 
 
