@@ -36,7 +36,8 @@ FILENAME = "derivatives.py"
 RTOL, ATOL = 1e-5, 1e-6      # |got - expected| <= ATOL + RTOL |expected|
 MAX_EXAMPLES = 100           # points drawn per op and order (the whole check takes seconds)
 
-ORDERS = {1: "order 1 (the rule on floats)", 2: "order 2 (the rule on Values, reverse over reverse)"}
+ORDERS = {1: "order 1 (the rule on floats)",
+          2: "order 2 (first derivatives pass; the rule on Values, reverse over reverse)"}
 Case = Tuple[Tuple[float, ...], Dict[str, Any]]    # (inputs, constants such as n or i)
 
 
@@ -102,7 +103,18 @@ def _same(op: ops.Op) -> Callable[[Dict[str, Any]], ops.Op]:
     return lambda constants: op
 
 
+def _through_softmax(op: str, constant: str, doc: str, term: str, engine_op: type) -> Exercise:
+    """One of the ops softmax(xs)[i], log_softmax(xs)[i], cross_entropy(xs, target): n
+    inputs and a constant class index; the key writes d out/d xs[j] as `term` of y = ys[j]."""
+    return Exercise(op, NARY, f"*xs, {constant}",
+                    f"{doc}\n\n{_EACH}\nmg.softmax(list(xs)) gives all the outputs of softmax.",
+                    f"ys = mg.softmax(list(xs))\nreturn tuple({term} for j, y in enumerate(ys))",
+                    lambda c: engine_op(c[constant]), lambda: _vectors(constant),
+                    ((1.0, -2.0, 0.5), {constant: 1}))
+
+
 ARITHMETIC, ELEMENTWISE, NARY = "arithmetic", "elementwise", "n-ary"
+_EACH = "Return a tuple of len(xs) derivatives: d out/d xs[j] for each j."
 HEADERS = {ARITHMETIC: "Task 1: arithmetic",
            ELEMENTWISE: "Task 2: elementwise functions",
            NARY: "Task 3: n-ary ops (one node, many inputs)"}
@@ -160,8 +172,7 @@ EXERCISES: List[Exercise] = [
              "return (mg.cos(x),)", _same(ops.sin), lambda: _reals((-6, 6)), ((0.5,), {})),
     Exercise("cos", ELEMENTWISE, "x", "out = cos(x).\n\nReturn (d out/d x,).",
              "return (-mg.sin(x),)", _same(ops.cos), lambda: _reals((-6, 6)), ((0.5,), {})),
-    Exercise("sum", NARY, "*xs", "out = xs[0] + xs[1] + ... + xs[n-1], one node.\n\n"
-             "Return a tuple of len(xs) derivatives: d out/d xs[j] for each j.",
+    Exercise("sum", NARY, "*xs", "out = xs[0] + xs[1] + ... + xs[n-1], one node.\n\n" + _EACH,
              "return (1.0,) * len(xs)", _same(ops.SUM), _vectors, ((1.0, -2.0, 0.5), {})),
     Exercise("dot", NARY, "*xs, n, bias",
              "out = a[0] b[0] + ... + a[n-1] b[n-1] (+ c), one node, where xs is\n"
@@ -171,31 +182,19 @@ EXERCISES: List[Exercise] = [
              "return tuple(b) + tuple(a) + ((1.0,) if bias else ())",
              lambda c: ops.Dot(c["n"], None, c["bias"]), _dot_cases,
              ((1.0, -2.0, 0.5, 3.0), {"n": 2, "bias": False})),
-    Exercise("logsumexp", NARY, "*xs", "out = log(e^xs[0] + ... + e^xs[n-1]).\n\n"
-             "Return a tuple of len(xs) derivatives: d out/d xs[j] for each j.",
+    Exercise("logsumexp", NARY, "*xs", "out = log(e^xs[0] + ... + e^xs[n-1]).\n\n" + _EACH,
              "return tuple(mg.exp(x - out) for x in xs)", _same(ops.LOGSUMEXP), _vectors,
              ((1.0, -2.0, 0.5), {})),
-    Exercise("softmax", NARY, "*xs, i",
-             "out = softmax(xs)[i] = e^xs[i] / (e^xs[0] + ... + e^xs[n-1]): one output of\n"
-             "softmax, for a constant index i (the engine makes one node per output).\n\n"
-             "Return a tuple of len(xs) derivatives: d out/d xs[j] for each j.\n"
-             "mg.softmax(list(xs)) gives all the outputs.",
-             "ys = mg.softmax(list(xs))\n"
-             "return tuple(out * ((1.0 if j == i else 0.0) - y) for j, y in enumerate(ys))",
-             lambda c: ops.SoftmaxAt(c["i"]), lambda: _vectors("i"), ((1.0, -2.0, 0.5), {"i": 1})),
-    Exercise("log_softmax", NARY, "*xs, i",
-             "out = log(softmax(xs)[i]) = xs[i] - logsumexp(xs), for a constant index i.\n\n"
-             "Return a tuple of len(xs) derivatives: d out/d xs[j] for each j.",
-             "ys = mg.softmax(list(xs))\n"
-             "return tuple((1.0 if j == i else 0.0) - y for j, y in enumerate(ys))",
-             lambda c: ops.LogSoftmaxAt(c["i"]), lambda: _vectors("i"), ((1.0, -2.0, 0.5), {"i": 1})),
-    Exercise("cross_entropy", NARY, "*xs, target",
-             "out = -log(softmax(xs)[target]): the loss of logits xs for the class index target.\n\n"
-             "Return a tuple of len(xs) derivatives: d out/d xs[j] for each j.",
-             "ys = mg.softmax(list(xs))\n"
-             "return tuple(y - (1.0 if j == target else 0.0) for j, y in enumerate(ys))",
-             lambda c: ops.CrossEntropy(c["target"]), lambda: _vectors("target"),
-             ((1.0, -2.0, 0.5), {"target": 0})),
+    _through_softmax("softmax", "i",
+                     "out = softmax(xs)[i] = e^xs[i] / (e^xs[0] + ... + e^xs[n-1]): one output of\n"
+                     "softmax, for a constant index i (the engine makes one node per output).",
+                     "out * ((1.0 if j == i else 0.0) - y)", ops.SoftmaxAt),
+    _through_softmax("log_softmax", "i",
+                     "out = log(softmax(xs)[i]) = xs[i] - logsumexp(xs), for a constant index i.",
+                     "(1.0 if j == i else 0.0) - y", ops.LogSoftmaxAt),
+    _through_softmax("cross_entropy", "target",
+                     "out = -log(softmax(xs)[target]): the loss of logits xs for the class index target.",
+                     "y - (1.0 if j == target else 0.0)", ops.CrossEntropy),
 ]
 
 

@@ -5,6 +5,8 @@ not numbers taken from the grader."""
 import ast
 import json
 import math
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -225,3 +227,20 @@ def test_the_engine_does_not_import_hypothesis():
             "microgrador.cli.build_parser(); print('hypothesis' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_readme_shows_a_real_check_of_a_partly_solved_file(tmp_path, monkeypatch, capsys):
+    # the file README describes: tasks 1 and 2 written, d_tanh and d_sin wrong, task 3 to do
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    excerpt = readme.split("## Exercises: write the derivative rules", 1)[1].split("```text\n")[1]
+    excerpt = excerpt.split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    path = key_with(pathlib.Path("hw"), ("return (1 - out * out,)", "return (1 + out * out,)"),
+                    ("return (mg.cos(x),)", "return (math.cos(x),)"), imports="import math\n")
+    head, task3 = path.read_text().split("# ==== Task 3")
+    task3 = re.sub(r'(    """\n)(?:    .*\n)+', r'\1    raise NotImplementedError\n', task3)
+    path.write_text(head + "# ==== Task 3" + task3)
+    assert main(["exercises", "check", "hw"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    shown = [line for line in excerpt.splitlines() if line.strip() != "..."]
+    assert all(line in out for line in shown), [line for line in shown if line not in out]
