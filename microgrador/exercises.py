@@ -242,10 +242,16 @@ def init_exercises(directory: Union[str, os.PathLike], solutions: bool = False,
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists already (it may hold your work); "
                               f"choose another directory or overwrite it on purpose")
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is a file, not a directory for {FILENAME}")
     directory.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{FILENAME}.tmp")
-    tmp.write_text(source(solutions, str(directory)), encoding="utf-8")
-    os.replace(tmp, path)       # whole or not at all: never a half-written file
+    try:
+        tmp.write_text(source(solutions, str(directory)), encoding="utf-8")
+        os.replace(tmp, path)       # whole or not at all: never a half-written file
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 

@@ -79,6 +79,9 @@ def test_init_keeps_an_existing_file(tmp_path, capsys):
     assert (tmp_path / "derivatives.py").read_text() == "# my work\n"
     assert main(["exercises", "init", str(tmp_path), "--force"]) == 0
     assert "def d_tanh(out, x):" in (tmp_path / "derivatives.py").read_text()
+    assert main(["exercises", "init", str(tmp_path / "derivatives.py")]) == 2   # a file, not a directory
+    assert "is a file, not a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["derivatives.py"]   # no temporary left
 
 
 def test_solutions_pass_every_op(tmp_path, capsys):
