@@ -247,3 +247,38 @@ def test_readme_shows_a_real_check_of_a_partly_solved_file(tmp_path, monkeypatch
     out = capsys.readouterr().out.splitlines()
     shown = [line for line in excerpt.splitlines() if line.strip() != "..."]
     assert all(line in out for line in shown), [line for line in shown if line not in out]
+
+
+def softmax(xs):
+    es = [math.exp(x) for x in xs]
+    return [e / sum(es) for e in es]
+
+
+def test_wrong_n_ary_rules_are_caught(tmp_path):
+    path = student_file(tmp_path,
+                        "def d_softmax(out, *xs, i):\n"          # log_softmax's rule
+                        "    ys = mg.softmax(list(xs))\n"
+                        "    return tuple((1.0 if j == i else 0.0) - y for j, y in enumerate(ys))\n"
+                        "def d_cross_entropy(out, *xs, target):\n"   # t - y instead of y - t
+                        "    ys = mg.softmax(list(xs))\n"
+                        "    return tuple((1.0 if j == target else 0.0) - y for j, y in enumerate(ys))\n"
+                        "def d_pow(out, a, b):\n"                 # d/db without log(a)
+                        "    return (b * a ** (b - 1), a ** b)\n")
+    report = grade_exercises(path, max_examples=FEW)
+    assert {r.op for r in report.ops if r.status == "wrong"} == {"softmax", "cross_entropy", "pow"}
+
+    ce = row(report, "softmax").counterexample
+    xs, i = list(ce.inputs.values()), ce.constants["i"]
+    y = softmax(xs)
+    assert ce.order == 1 and ce.expected == pytest.approx(
+        [y[i] * ((j == i) - y[j]) for j in range(len(xs))], abs=1e-6)
+    ce = row(report, "cross_entropy").counterexample
+    xs, t = list(ce.inputs.values()), ce.constants["target"]
+    y = softmax(xs)
+    assert ce.expected == pytest.approx([y[j] - (j == t) for j in range(len(xs))], abs=1e-6)
+    assert ce.got == pytest.approx([(j == t) - y[j] for j in range(len(xs))], abs=1e-12)
+    ce = row(report, "pow").counterexample
+    a, b = ce.inputs["a"], ce.inputs["b"]
+    assert ce.expected[1] == pytest.approx(a ** b * math.log(a), abs=1e-6)
+    assert ce.got[1] == pytest.approx(a ** b)
+    assert abs(math.log(a) - 1) > 1e-3            # away from a = e, where the two agree
