@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "microgrador.training",      # microgrador train {synth,mnist}, microgrador evaluate
     "microgrador.draw_cli",      # microgrador draw
     "microgrador.check_cli",     # microgrador check
+    "microgrador.exercises_cli", # microgrador exercises {init,check}
 ]
 
 

@@ -163,8 +163,10 @@ def floats_in(low: float, high: float, avoid: Sequence[float] = (), margin: floa
     """Finite floats in [low, high], at least `margin` away from each point in `avoid`
     (the kinks and singularities where a derivative is undefined)."""
     from hypothesis import strategies as st
-    return st.floats(low, high, allow_nan=False, allow_infinity=False).filter(
-        lambda x: all(abs(x - a) >= margin for a in avoid))
+    finite = st.floats(low, high, allow_nan=False, allow_infinity=False)
+    if not avoid:
+        return finite
+    return finite.filter(lambda x: all(abs(x - a) >= margin for a in avoid))
 
 
 def values(low: float = -10.0, high: float = 10.0, avoid: Sequence[float] = ()):
