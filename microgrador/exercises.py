@@ -114,6 +114,33 @@ def _through_softmax(op: str, constant: str, doc: str, term: str, engine_op: typ
                     ((1.0, -2.0, 0.5), {constant: 1}))
 
 
+class SoftmaxOutput(ops.Op):
+    """Output i of softmax as one node over all n logits: y_i = e^x_i / sum_j e^x_j.
+
+    The engine itself routes softmax through one shared logsumexp node, so that n
+    outputs keep n + 1 local derivatives instead of n * n; the exercise asks for the
+    textbook rule of this n-input node, d y_i/d x_j = y_i (delta_ij - y_j)."""
+    def __init__(self, i: int) -> None:
+        self.i = i
+        self.name = f"softmax[{i}]"
+    def forward(self, *xs):
+        return ops.softmax(list(xs))[self.i]
+    def derivatives(self, out, *xs):
+        return tuple(out * ((1.0 if j == self.i else 0.0) - y)
+                     for j, y in enumerate(ops.softmax(list(xs))))
+
+
+class LogSoftmaxOutput(ops.Op):
+    """Output i of log_softmax as one node over all n logits: x_i - logsumexp(x)."""
+    def __init__(self, i: int) -> None:
+        self.i = i
+        self.name = f"log_softmax[{i}]"
+    def forward(self, *xs):
+        return ops.log_softmax(list(xs))[self.i]
+    def derivatives(self, out, *xs):
+        return tuple((1.0 if j == self.i else 0.0) - y for j, y in enumerate(ops.softmax(list(xs))))
+
+
 ARITHMETIC, ELEMENTWISE, NARY = "arithmetic", "elementwise", "n-ary"
 _EACH = "Return a tuple of len(xs) derivatives: d out/d xs[j] for each j."
 HEADERS = {ARITHMETIC: "Task 1: arithmetic",
@@ -189,10 +216,10 @@ EXERCISES: List[Exercise] = [
     _through_softmax("softmax", "i",
                      "out = softmax(xs)[i] = e^xs[i] / (e^xs[0] + ... + e^xs[n-1]): one output of\n"
                      "softmax, for a constant index i (the engine makes one node per output).",
-                     "out * ((1.0 if j == i else 0.0) - y)", ops.SoftmaxAt),
+                     "out * ((1.0 if j == i else 0.0) - y)", SoftmaxOutput),
     _through_softmax("log_softmax", "i",
                      "out = log(softmax(xs)[i]) = xs[i] - logsumexp(xs), for a constant index i.",
-                     "(1.0 if j == i else 0.0) - y", ops.LogSoftmaxAt),
+                     "(1.0 if j == i else 0.0) - y", LogSoftmaxOutput),
     _through_softmax("cross_entropy", "target",
                      "out = -log(softmax(xs)[target]): the loss of logits xs for the class index target.",
                      "y - (1.0 if j == target else 0.0)", ops.CrossEntropy),
