@@ -89,18 +89,23 @@ def test_a_failing_plot_does_not_cost_the_checkpoint(tmp_path, monkeypatch):
     assert "model saved to" in out
 
 
-def test_ctrl_c_while_saving_finishes_the_save(tmp_path, monkeypatch):
+@pytest.mark.parametrize("signum, exit_code, handler", [
+    (signal.SIGINT, 0, signal.default_int_handler),   # Ctrl-C again, mid-save
+    (signal.SIGTERM, 143, signal.SIG_DFL),            # `kill`, mid-save: then exit 128 + 15
+])
+def test_a_signal_while_saving_lets_the_save_finish(tmp_path, monkeypatch, signum, exit_code,
+                                                     handler):
     real_save = Module.save
 
-    def save_with_ctrl_c(self, path, meta=None):
-        os.kill(os.getpid(), signal.SIGINT)       # the user presses Ctrl-C again, mid-save
+    def save_with_signal(self, path, meta=None):
+        os.kill(os.getpid(), signum)
         real_save(self, path, meta)
-    monkeypatch.setattr(Module, "save", save_with_ctrl_c)
+    monkeypatch.setattr(Module, "save", save_with_signal)
     model = tmp_path / "m.json"
     code, out, err = run(SYNTH + ["--save", str(model)])
-    assert code == 0 and "still saving" in err
+    assert code == exit_code and "still saving" in err
     assert nn.load_model(str(model)).num_parameters() == 17
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+    assert signal.getsignal(signum) is handler                 # the handler is restored
 
 
 @pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
@@ -540,17 +545,3 @@ def test_sigterm_during_a_download_leaves_no_part_file(tmp_path):
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert os.listdir(target) == [] and "Traceback" not in err
-
-
-def test_sigterm_while_saving_finishes_the_save(tmp_path, monkeypatch):
-    real_save = Module.save
-
-    def save_with_sigterm(self, path, meta=None):
-        os.kill(os.getpid(), signal.SIGTERM)
-        real_save(self, path, meta)
-    monkeypatch.setattr(Module, "save", save_with_sigterm)
-    model = tmp_path / "m.json"
-    code, _, err = run(SYNTH + ["--save", str(model)])
-    assert code == 143 and "still saving" in err
-    assert nn.load_model(str(model)).num_parameters() == 17
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
