@@ -459,7 +459,14 @@ class Sequential(Module):
             x = layer(x)
         return x
 
+    @property
+    def batchwise(self) -> bool:
+        """Whether a layer needs the whole batch at once (BatchNorm1d): then training
+        goes through forward_batch() instead of one sample at a time."""
+        return any(hasattr(m, "forward_batch") for m in self.modules() if m is not self)
+
     def forward_batch(self, xs: Sequence[Any]) -> List[Any]:
+        """The outputs of a batch of samples, one per sample."""
         xs = list(xs)
         for layer in self.layers:
             batched = getattr(layer, "forward_batch", None)
@@ -505,6 +512,26 @@ class Sequential(Module):
         return "\n".join(lines)
 
 
+def small_lenet(num_classes: int = 10, batch_norm: bool = False, init: Union[str, Init] = "lecun",
+                seed: Seed = 0) -> Sequential:
+    """The LeNet-style CNN of `microgrador train mnist --model cnn`, for 1 x 28 x 28 images:
+
+        Conv2d(1, 6, 5)  ReLU  MaxPool2d(2)      1x28x28 -> 6x24x24 -> 6x12x12      156 parameters
+        Conv2d(6, 16, 5) ReLU  MaxPool2d(2)              -> 16x8x8 -> 16x4x4     2,416 parameters
+        Flatten  [BatchNorm1d(256)]  Layer(256 -> 10)             256 -> 10   [512 +] 2,570 parameters
+
+    5,142 parameters (5,654 with batch_norm), against the 784-300-10 MLP's 238,510; one
+    sample is 3,456 + 1,024 + 10 dot nodes."""
+    rng = _rng(seed)
+    layers: List[Module] = [
+        Conv2d(1, 6, 5, init=init, seed=rng), ReLU(), MaxPool2d(2),
+        Conv2d(6, 16, 5, init=init, seed=rng), ReLU(), MaxPool2d(2), Flatten()]
+    if batch_norm:
+        layers.append(BatchNorm1d(256))
+    layers.append(Layer(256, num_classes, init=init, seed=rng))
+    return Sequential(*layers)
+
+
 MODULE_TYPES = {cls.__name__: cls for cls in (
     Conv2d, MaxPool2d, AvgPool2d, Flatten, ReLU, Tanh, Sigmoid, BatchNorm1d, Dropout, Sequential)}
 _PARAMETERISED = {**_NN_TYPES, "Conv2d": Conv2d}   # built with init="zeros"
@@ -527,4 +554,4 @@ def module_from_config(cfg: Any) -> Module:
 
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "ReLU", "Tanh", "Sigmoid",
-           "BatchNorm1d", "Dropout", "Sequential", "module_from_config"]
+           "BatchNorm1d", "Dropout", "Sequential", "module_from_config", "small_lenet"]

@@ -17,6 +17,7 @@ run cleanly; the model trained so far is still saved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import random
@@ -27,6 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from .datasets import TITLES
 from .engine import Value, no_grad
 from .losses import cross_entropy
+from .ops import sum as sum_values
+from .layers import small_lenet
 from .nn import MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
 from .optim import SGD, Optimizer
 
@@ -43,7 +46,7 @@ def argmax(outputs: Sequence[Union[Value, float]]) -> int:
 
 def predict(model: Callable, x: Sequence[float]) -> int:
     """The predicted class of one sample: the argmax of the outputs, without a graph."""
-    with no_grad():
+    with no_grad(), evaluation_mode(model):
         return argmax(model(x))
 
 
@@ -61,7 +64,7 @@ def evaluate(model: Callable, xs: Sequence, ys: Sequence, loss_fn: LossFn = cros
     total, correct = 0.0, 0
     bar = _progress(len(xs), desc, progress)
     tick = max(1, min(1000, len(xs) // 100))     # samples between progress updates
-    with no_grad():
+    with no_grad(), evaluation_mode(model):
         for i in range(len(xs)):
             outputs = model(xs[i])
             y = ys[i]
@@ -75,6 +78,20 @@ def evaluate(model: Callable, xs: Sequence, ys: Sequence, loss_fn: LossFn = cros
                 bar.update(tick)
     bar.close()
     return total / len(xs), correct / len(xs)
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: Callable):
+    """The model in evaluation mode (model.eval(): BatchNorm1d uses its running
+    statistics, Dropout keeps everything) inside the block, as it was after it."""
+    training = getattr(model, "training", False)
+    if training:
+        model.eval()
+    try:
+        yield model
+    finally:
+        if training:
+            model.train()
 
 
 def confusion_matrix(model: Callable, xs: Sequence, ys: Sequence, num_classes: int,
@@ -92,7 +109,7 @@ def accuracy(model: Callable, xs: Sequence, ys: Sequence) -> float:
     """The fraction of samples whose predicted class is the label."""
     if not len(xs):
         return math.nan
-    with no_grad():
+    with no_grad(), evaluation_mode(model):
         return sum(argmax(model(x)) == y for x, y in zip(xs, ys)) / len(xs)
 
 
@@ -150,6 +167,9 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     tick = max(1, min(1000, n // 100))            # samples between progress updates
     stretch = max(tick, n // max(1, curve_points))  # samples per point of the curve
     zero_grad, step = optimizer.zero_grad, optimizer.step
+    batchwise = getattr(model, "batchwise", False) and batch_size > 1
+    if getattr(model, "training", None) is False:
+        model.train()
     # No gc.freeze() of the model's Values here: each step's graph is freed by reference
     # counting (it has no cycles), so allocations and frees balance and the cyclic GC
     # almost never runs a full collection (counted over a 60,000-sample epoch by
@@ -172,10 +192,16 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
                 scale = 1.0 / len(batch)          # 1.0 for per-sample SGD; the last batch may be smaller
                 zero_grad()
                 batch_total = 0.0
-                for i in batch:
-                    loss = loss_fn(model(xs[i]), ys[i])
-                    loss.backward(scale)
-                    batch_total += loss.data
+                if batchwise:      # BatchNorm1d: the samples' graphs meet, one backward
+                    losses = [loss_fn(out, ys[i])
+                              for out, i in zip(model.forward_batch([xs[i] for i in batch]), batch)]
+                    sum_values(losses).backward(scale)
+                    batch_total = sum(loss.data for loss in losses)
+                else:
+                    for i in batch:
+                        loss = loss_fn(model(xs[i]), ys[i])
+                        loss.backward(scale)
+                        batch_total += loss.data
                 step()
                 total += batch_total             # counted once the step is taken (Ctrl-C)
                 done += len(batch)
@@ -475,6 +501,27 @@ class PixelView:
         return tuple(map(self._scale, self.images[i]))
 
 
+class ImageView(PixelView):
+    """The images as one-channel nested lists x[0][row][column], what Conv2d takes."""
+
+    __slots__ = ("cols",)
+
+    def __init__(self, images: Sequence[bytes], cols: int) -> None:
+        super().__init__(images)
+        self.cols = cols
+
+    def __getitem__(self, i: int) -> List[List[Tuple[float, ...]]]:
+        pixels, c = super().__getitem__(i), self.cols
+        return [[pixels[r:r + c] for r in range(0, len(pixels), c)]]
+
+
+def _takes_images(cfg: Dict[str, Any]) -> bool:
+    """Whether a model of this architecture starts with a convolution (then its
+    samples are images x[channel][row][column], not flat pixel lists)."""
+    layers = cfg.get("layers") if cfg.get("type") == "Sequential" else None
+    return bool(layers) and isinstance(layers[0], dict) and layers[0].get("type") == "Conv2d"
+
+
 def _load_mnist_for(command: str, args: argparse.Namespace, final: bool, subset: bool,
                     data_dir: Optional[str], name: str = "mnist"):
     """(train, evaluation, info) from datasets.load_mnist, or None after printing why not."""
@@ -501,6 +548,10 @@ def train_mnist(args: argparse.Namespace) -> int:
         return 2
     if not training_arguments_ok(args, dataset):    # before the data is loaded
         return 2
+    if args.model == "cnn-bn" and args.batch_size < 2:
+        print(f"{command}: --model cnn-bn normalises over minibatches: give --batch-size >= 2",
+              file=sys.stderr)
+        return 2
     for name in ("limit", "val_limit"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             print(f"{command}: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
@@ -526,13 +577,18 @@ def train_mnist(args: argparse.Namespace) -> int:
     if not args.json:
         print(info["summary"] + (f"; training on the first {len(train_set):,}" if args.limit else "")
               + (f"; evaluating on the first {len(eval_set):,}" if args.val_limit else ""))
-    model = MLP(train_set.rows * train_set.cols, [args.hidden, 10], activation=args.activation,
-                init=init, seed=args.seed)
+    if args.model == "mlp":
+        model: Module = MLP(train_set.rows * train_set.cols, [args.hidden, 10],
+                            activation=args.activation, init=init, seed=args.seed)
+        view: Callable = PixelView
+    else:
+        model = small_lenet(10, batch_norm=args.model == "cnn-bn", init=init, seed=args.seed)
+        view = lambda images: ImageView(images, train_set.cols)   # noqa: E731
     data = {"dataset": dataset, "source": info["source"], "path": info["path"], "final": args.final,
             "subset": info["source"] == "bundled subset", "evaluation_split": info["evaluation_split"],
             "limit": args.limit, "val_limit": args.val_limit}
-    return run_training(args, model, (PixelView(train_set.images), train_set.labels),
-                        (PixelView(eval_set.images), eval_set.labels), dataset,
+    return run_training(args, model, (view(train_set.images), train_set.labels),
+                        (view(eval_set.images), eval_set.labels), dataset,
                         settings={"init": repr(init), "data": data, "data_note": info["note"]},
                         val_name=info["evaluation_split"])
 
@@ -559,6 +615,11 @@ def _register_images(datasets, dataset: str, summary: str, offline: str) -> None
                     f"else $MICROGRADOR_DATA/{dataset}, else the user cache (downloaded when "
                     f"missing); {offline}")
     add_training_arguments(p, epochs=1, lr=MNIST_LR)
+    p.add_argument("--model", choices=("mlp", "cnn", "cnn-bn"), default="mlp",
+                   help="mlp (default): 784 -> HIDDEN -> 10; cnn: a LeNet-style CNN, conv 5x5 1->6, "
+                        "relu, max-pool 2, conv 5x5 6->16, relu, max-pool 2, linear 256->10 (5,142 "
+                        "parameters; --hidden and --activation do not apply); cnn-bn: the same "
+                        "with BatchNorm1d(256) before the linear layer (needs --batch-size >= 2)")
     p.add_argument("--hidden", type=int, default=300, help="hidden units (default 300)")
     p.add_argument("--activation", default="sigmoid",
                    help="hidden activation: sigmoid (default), tanh, relu, leaky_relu, identity")
@@ -611,8 +672,14 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
         subset, data_dir = False, data.get("path") if isinstance(data.get("path"), str) else None
     split = args.split or data.get("evaluation_split") or "test"
     cfg = doc["model"]
-    nin = cfg.get("nin")
-    nout = cfg["sizes"][-1] if cfg.get("sizes") else cfg.get("nout", 1)   # MLP, Layer, Neuron
+    images = _takes_images(cfg)
+    if cfg.get("type") == "Sequential":   # its input is its first layer's, its output its last's
+        first, last = cfg["layers"][0], cfg["layers"][-1]
+        nin = first.get("in_channels") if images else first.get("nin")
+        nout = last.get("nout", last.get("num_features"))
+    else:
+        nin = cfg.get("nin")
+        nout = cfg["sizes"][-1] if cfg.get("sizes") else cfg.get("nout", 1)   # MLP, Layer, Neuron
     dataset = args.dataset or (data.get("dataset") if data.get("dataset") in TITLES else "mnist")
     if dataset != "mnist" and subset:
         print("evaluate: there is no bundled subset of FashionMNIST", file=sys.stderr)
@@ -622,14 +689,19 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
         return 2
     _, eval_set, info = loaded
     title = info["title"]
-    if nin != eval_set.rows * eval_set.cols or nout != 10:
+    if images and (nin != 1 or nout != 10):
+        print(f"evaluate: {path} holds a CNN with {nin} input channels and {nout} outputs; "
+              f"{title} needs 1 channel and 10 outputs", file=sys.stderr)
+        return 2
+    if not images and (nin != eval_set.rows * eval_set.cols or nout != 10):
         print(f"evaluate: {path} holds a model with {nin} inputs and {nout} outputs; {title} "
               f"needs {eval_set.rows * eval_set.cols} inputs and 10 outputs", file=sys.stderr)
         return 2
     limit = args.limit if args.limit is not None else data.get("val_limit")
     if type(limit) is int and limit >= 1:
         eval_set = eval_set.split(0, limit)
-    xs, ys = PixelView(eval_set.images), eval_set.labels
+    xs = ImageView(eval_set.images, eval_set.cols) if images else PixelView(eval_set.images)
+    ys = eval_set.labels
     t0 = time.perf_counter()
     matrix, loss, acc = confusion_matrix(model, xs, ys, 10, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
@@ -651,6 +723,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _describe(cfg: Dict[str, Any]) -> str:
+    if cfg.get("type") == "Sequential":
+        return "Sequential: " + ", ".join(str(layer.get("type")) for layer in cfg["layers"])
     if cfg.get("type") == "MLP":
         return (f"MLP {' -> '.join(str(n) for n in [cfg['nin'], *cfg['sizes']])}, "
                 f"{cfg['activation']} hidden units")
