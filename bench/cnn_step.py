@@ -23,7 +23,6 @@ ratio of the medians and its spread (min..max of the per-round ratios).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -32,26 +31,15 @@ from operator import mul
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from step_parts import microgrador_sgd_step, softmax_output_step  # noqa: E402  (bench/)
 from microgrador.datasets import load_mnist  # noqa: E402
-from microgrador.losses import cross_entropy  # noqa: E402
 from microgrador.nn import small_lenet  # noqa: E402
-from microgrador.optim import SGD  # noqa: E402
 
 K = 5   # both kernels are 5x5
 
 
 def microgrador_step(image, t, lr):
-    net = small_lenet(seed=0)
-    opt = SGD(net.parameters(), lr=lr)
-
-    def step():
-        opt.zero_grad()
-        loss = cross_entropy(net(image), t)
-        loss.backward()
-        opt.step()
-        return loss.data
-
-    return step, lambda: [p.data for p in net.parameters()]
+    return microgrador_sgd_step(small_lenet(seed=0), image, t, lr)
 
 
 def fields(channels, size, k=K):
@@ -83,8 +71,6 @@ def hand_step(image, t, lr):
     x = [v for row in image[0] for v in row]
     F1, F2 = fields(1, 28), fields(6, 12)          # 576 fields of 25, 64 fields of 150
     P1, P2 = pool_windows(6, 24), pool_windows(16, 8)
-    exp = math.exp
-
     def conv_relu_pool(inputs, F, kernels, biases, P):
         """Convolution, relu and 2x2 max-pool; returns the fields, the pre-activations
         (flat, channel-major), the pooled outputs and the index of each winner."""
@@ -111,29 +97,17 @@ def hand_step(image, t, lr):
         dz_by_channel = [dz[o * positions:(o + 1) * positions] for o in range(len(kernels))]
         columns = list(zip(*patches))
         for o, g in enumerate(dz_by_channel):
-            c = lr
-            kernels[o] = [w - c * sum(map(mul, g, column)) for w, column in zip(kernels[o], columns)]
-            biases[o] -= c * sum(g)
+            kernels[o] = [w - lr * sum(map(mul, g, column)) for w, column in zip(kernels[o], columns)]
+            biases[o] -= lr * sum(g)
         return dz_by_channel
 
     def step():
         # forward
         patches1, z1, p1, win1 = conv_relu_pool(x, F1, K1, B1, P1)
         patches2, z2, p2, win2 = conv_relu_pool(p1, F2, K2, B2, P2)
-        o = [sum(map(mul, w, p2)) + b for w, b in zip(W3, B3)]
-        m = max(o)
-        e = [exp(v - m) for v in o]
-        s = sum(e)
-        loss = m + math.log(s) - o[t]
         # backward, with the updates made once a weight's gradient is known and no
         # longer needed (W3 before conv2's kernels, K2 before conv1's)
-        do = [v / s for v in e]
-        do[t] -= 1.0
-        dp2 = [sum(map(mul, do, column)) for column in zip(*W3)]
-        for k, g in enumerate(do):
-            c = lr * g
-            W3[k] = [w - c * f for w, f in zip(W3[k], p2)]
-            B3[k] -= c
+        loss, dp2 = softmax_output_step(W3, B3, p2, t, lr)
         K2_old = [list(w) for w in K2]
         dz2 = conv_backward(patches2, z2, dp2, win2, K2, B2)
         # dL/dp1: each field position n of output position q gets sum_o dz2[o][q] K2[o][n]
