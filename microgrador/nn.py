@@ -14,6 +14,9 @@ the node, so no list is copied per sample.
 Parameters are saved as JSON (never pickle): `net.save("net.json")`, then
 `net.load("net.json")` or `load_model("net.json")`, which rebuilds the network
 from the architecture stored in the file.
+
+Layers for images and batches (Conv2d, MaxPool2d, AvgPool2d, Flatten, BatchNorm1d,
+Dropout, Sequential, ...) are written in microgrador/layers.py and exported here.
 """
 from __future__ import annotations
 

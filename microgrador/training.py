@@ -145,7 +145,9 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
 
     With batch_size B > 1, minibatch SGD: the gradients of B samples are summed, each
     scaled by 1/B (backward(1/B)), so the step uses their mean, as PyTorch's mean loss
-    would. The order is shuffled every epoch with random.Random(seed) when `shuffle`.
+    would. A model with batch-wise layers (a Sequential holding BatchNorm1d) runs each
+    minibatch through model.forward_batch() and takes one backward() of the batch's
+    summed loss. The order is shuffled every epoch with random.Random(seed) when `shuffle`.
     After every epoch the validation loss and accuracy are measured (when val_data is
     given) and `on_epoch` is called with that epoch's figures.
 
@@ -674,7 +676,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     cfg = doc["model"]
     images = _takes_images(cfg)
     if cfg.get("type") == "Sequential":   # its input is its first layer's, its output its last's
-        first, last = cfg["layers"][0], cfg["layers"][-1]
+        first, last = (cfg["layers"] or [{}])[0], (cfg["layers"] or [{}])[-1]
         nin = first.get("in_channels") if images else first.get("nin")
         nout = last.get("nout", last.get("num_features"))
     else:
