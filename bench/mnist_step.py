@@ -41,10 +41,9 @@ from operator import mul
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from microgrador.datasets import load_mnist  # noqa: E402
-from micrograd_ops import micrograd_ops  # noqa: E402  (bench/, the script's folder)
-from microgrador.losses import cross_entropy  # noqa: E402
+from step_parts import microgrador_sgd_step, softmax_output_step  # noqa: E402  (bench/, the script's folder)
+from micrograd_ops import micrograd_ops  # noqa: E402
 from microgrador.nn import MLP  # noqa: E402
-from microgrador.optim import SGD  # noqa: E402
 
 SIZES = (784, 300, 10)
 
@@ -62,19 +61,7 @@ def initial_weights(seed: int = 0):
 def microgrador_step(x, t, lr, seed=0):
     W1, b1, W2, b2 = initial_weights(seed)
     net = MLP(784, [300, 10], activation="sigmoid", weights=[W1, W2], biases=[b1, b2])
-    opt = SGD(net.parameters(), lr=lr)
-    x = tuple(x)
-
-    def step():
-        opt.zero_grad()
-        loss = cross_entropy(net(x), t)
-        loss.backward()
-        opt.step()
-        return loss.data
-
-    def params():   # neuron by neuron, weights then bias
-        return [p.data for p in net.parameters()]
-    return step, params
+    return microgrador_sgd_step(net, tuple(x), t, lr)   # parameters neuron by neuron, weights then bias
 
 
 def hand_step(x, t, lr, seed=0, skip_zero_pixels=False):
@@ -93,22 +80,11 @@ def hand_step(x, t, lr, seed=0, skip_zero_pixels=False):
                  for w, b in zip(W1, b1)]
         else:
             h = [1.0 / (1.0 + exp(-(sum(map(mul, w, x)) + b))) for w, b in zip(W1, b1)]
-        o = [sum(map(mul, w, h)) + b for w, b in zip(W2, b2)]
-        m = max(o)
-        e = [exp(v - m) for v in o]
-        s = sum(e)
-        loss = m + math.log(s) - o[t]
-        # backward: d loss/d o = softmax(o) - onehot(t); d loss/d h = W2^T do;
+        # output layer, its backward and its update: loss, d loss/d h = W2^T (softmax(o) - onehot(t));
         # through the sigmoid: dk = dh * h * (1 - h)
-        do = [v / s for v in e]
-        do[t] -= 1.0
-        dh = [sum(map(mul, do, column)) for column in zip(*W2)]
+        loss, dh = softmax_output_step(W2, b2, h, t, lr)
         dk = [g * hj * (1.0 - hj) for g, hj in zip(dh, h)]
-        # SGD update: W2 -= lr do h^T, b2 -= lr do, W1 -= lr dk x^T, b1 -= lr dk
-        for k, g in enumerate(do):
-            c = lr * g
-            W2[k] = [w - c * hj for w, hj in zip(W2[k], h)]
-            b2[k] -= c
+        # SGD update of the first layer: W1 -= lr dk x^T, b1 -= lr dk
         for j, g in enumerate(dk):
             c = lr * g
             if skip_zero_pixels:

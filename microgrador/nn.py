@@ -14,6 +14,9 @@ the node, so no list is copied per sample.
 Parameters are saved as JSON (never pickle): `net.save("net.json")`, then
 `net.load("net.json")` or `load_model("net.json")`, which rebuilds the network
 from the architecture stored in the file.
+
+Layers for images and batches (Conv2d, MaxPool2d, AvgPool2d, Flatten, BatchNorm1d,
+Dropout, Sequential, ...) are written in microgrador/layers.py and exported here.
 """
 from __future__ import annotations
 
@@ -188,6 +191,29 @@ class Module:
         """The architecture as JSON-safe data, enough to rebuild the module empty."""
         raise NotImplementedError(f"{type(self).__name__} does not describe its architecture")
 
+    def _state_groups(self) -> List[Tuple[str, Union[Value, Sequence[Value]]]]:
+        """What state_dict() saves: the parameters, and statistics such as BatchNorm1d's."""
+        return self._parameter_groups()
+
+    def modules(self) -> List["Module"]:
+        """This module and the modules inside it (a Sequential's layers)."""
+        return [self]
+
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (the default) or, train(False), evaluation mode, for this module
+        and those inside it. BatchNorm1d and Dropout behave differently in the two;
+        modules without a `training` flag ignore it. Returns self, as in PyTorch."""
+        if type(mode) is not bool:
+            raise TypeError(f"train(mode): mode must be True or False, got {mode!r}")
+        for m in self.modules():
+            if hasattr(m, "training"):
+                m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: train(False)."""
+        return self.train(False)
+
     def named_parameters(self) -> List[Tuple[str, Value]]:
         """(name, Value) for every parameter, e.g. ("layers[0].neurons[2].w[1]", w)."""
         out: List[Tuple[str, Value]] = []
@@ -215,7 +241,7 @@ class Module:
         """{name: number or list of numbers}, e.g. {"layers[0].neurons[0].w": [..], ...}.
         Plain floats and lists, so json.dumps takes it as it is."""
         return {name: (g.data if isinstance(g, Value) else [p.data for p in g])
-                for name, g in self._parameter_groups()}
+                for name, g in self._state_groups()}
 
     def load_state_dict(self, state: Any, source: str = "state dict") -> None:
         """Copy the numbers of `state` (as made by state_dict()) into the parameters.
@@ -225,7 +251,7 @@ class Module:
         if not isinstance(state, dict):
             raise CheckpointError(f"{source}: expected a mapping of parameter names to "
                                   f"numbers, got {type(state).__name__}")
-        groups = self._parameter_groups()
+        groups = self._state_groups()
         names = [name for name, _ in groups]
         known = set(names)
         missing = [n for n in names if n not in state]
@@ -647,23 +673,34 @@ def load_model(path: str) -> Module:
 def model_from_checkpoint(doc: Dict[str, Any], path: str) -> Module:
     """The module of a checkpoint already read by read_checkpoint(path), with its
     parameters (for callers that also want the checkpoint's meta data)."""
-    cfg = dict(doc["model"])
+    cfg = dict(doc["model"]) if isinstance(doc["model"], dict) else {}
     kind = cfg.pop("type", None)
-    if kind not in MODULE_TYPES:
-        raise CheckpointError(f"{path}: unknown model type {kind!r}; known: {', '.join(MODULE_TYPES)}")
     # The file must hold every parameter the architecture needs, so a 172-byte file
     # cannot ask for a billion-unit layer: check the count before allocating anything.
-    needed, held = _parameters_in_config(kind, cfg), _count_numbers(doc["state_dict"])
-    if needed is not None and needed != held:
-        raise CheckpointError(f"{path}: the model {_describe_config(doc['model'])} has {needed:,} "
-                              f"parameters, but the state_dict holds {held:,} numbers")
-    stated = doc.get("num_parameters")
-    if stated is not None and stated != held:
-        raise CheckpointError(f"{path}: \"num_parameters\" says {stated!r:.40}, but the "
-                              f"state_dict holds {held:,} numbers")
+    # (MLP, Layer and Neuron; layers.py's image models are checked when their state loads.)
+    if kind in MODULE_TYPES:
+        needed, held = _parameters_in_config(kind, cfg), _count_numbers(doc["state_dict"])
+        if needed is not None and needed != held:
+            raise CheckpointError(f"{path}: the model {_describe_config(doc['model'])} has {needed:,} "
+                                  f"parameters, but the state_dict holds {held:,} numbers")
+        stated = doc.get("num_parameters")
+        if stated is not None and stated != held:
+            raise CheckpointError(f"{path}: \"num_parameters\" says {stated!r:.40}, but the "
+                                  f"state_dict holds {held:,} numbers")
     try:
-        model = MODULE_TYPES[kind](**cfg, init="zeros")
+        model = _layers.module_from_config(doc["model"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: cannot build the model {_describe_config(doc['model'])}: {e}") from None
     model.load_state_dict(doc["state_dict"], source=str(path))
     return model
+
+
+# The image and batch layers live in layers.py (which builds on Module); they are
+# looked up here on first use, so either module can be imported first.
+from . import layers as _layers  # noqa: E402
+
+
+def __getattr__(name: str) -> Any:
+    if name in _layers.__all__:
+        return getattr(_layers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

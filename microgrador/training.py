@@ -30,6 +30,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from .datasets import NUM_CLASSES, TITLES
 from .engine import Value, no_grad
 from .losses import cross_entropy
+from .ops import sum as sum_values
+from .layers import small_lenet
 from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
 from .optim import SGD, Optimizer
 
@@ -46,7 +48,7 @@ def argmax(outputs: Sequence[Union[Value, float]]) -> int:
 
 def predict(model: Callable, x: Sequence[float]) -> int:
     """The predicted class of one sample: the argmax of the outputs, without a graph."""
-    with no_grad():
+    with no_grad(), evaluation_mode(model):
         return argmax(model(x))
 
 
@@ -64,7 +66,7 @@ def evaluate(model: Callable, xs: Sequence, ys: Sequence, loss_fn: LossFn = cros
     total, correct = 0.0, 0
     bar = _progress(len(xs), desc, progress)
     tick = max(1, min(1000, len(xs) // 100))     # samples between progress updates
-    with no_grad():
+    with no_grad(), evaluation_mode(model):
         for i in range(len(xs)):
             outputs = model(xs[i])
             y = ys[i]
@@ -78,6 +80,20 @@ def evaluate(model: Callable, xs: Sequence, ys: Sequence, loss_fn: LossFn = cros
                 bar.update(tick)
     bar.close()
     return total / len(xs), correct / len(xs)
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: Callable):
+    """The model in evaluation mode (model.eval(): BatchNorm1d uses its running
+    statistics, Dropout keeps everything) inside the block, as it was after it."""
+    training = getattr(model, "training", False)
+    if training:
+        model.eval()
+    try:
+        yield model
+    finally:
+        if training:
+            model.train()
 
 
 def confusion_matrix(model: Callable, xs: Sequence, ys: Sequence, num_classes: int,
@@ -95,7 +111,7 @@ def accuracy(model: Callable, xs: Sequence, ys: Sequence) -> float:
     """The fraction of samples whose predicted class is the label."""
     if not len(xs):
         return math.nan
-    with no_grad():
+    with no_grad(), evaluation_mode(model):
         return sum(argmax(model(x)) == y for x, y in zip(xs, ys)) / len(xs)
 
 
@@ -131,7 +147,9 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
 
     With batch_size B > 1, minibatch SGD: the gradients of B samples are summed, each
     scaled by 1/B (backward(1/B)), so the step uses their mean, as PyTorch's mean loss
-    would. The order is shuffled every epoch with random.Random(seed) when `shuffle`.
+    would. A model with batch-wise layers (a Sequential holding BatchNorm1d) runs each
+    minibatch through model.forward_batch() and takes one backward() of the batch's
+    summed loss. The order is shuffled every epoch with random.Random(seed) when `shuffle`.
     After every epoch the validation loss and accuracy are measured (when val_data is
     given) and `on_epoch` is called with that epoch's figures.
 
@@ -153,6 +171,9 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     tick = max(1, min(1000, n // 100))            # samples between progress updates
     stretch = max(tick, n // max(1, curve_points))  # samples per point of the curve
     zero_grad, step = optimizer.zero_grad, optimizer.step
+    batchwise = getattr(model, "batchwise", False) and batch_size > 1
+    if getattr(model, "training", None) is False:
+        model.train()
     # No gc.freeze() of the model's Values here: each step's graph is freed by reference
     # counting (it has no cycles), so allocations and frees balance and the cyclic GC
     # almost never runs a full collection (counted over a 60,000-sample epoch by
@@ -175,10 +196,16 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
                 scale = 1.0 / len(batch)          # 1.0 for per-sample SGD; the last batch may be smaller
                 zero_grad()
                 batch_total = 0.0
-                for i in batch:
-                    loss = loss_fn(model(xs[i]), ys[i])
-                    loss.backward(scale)
-                    batch_total += loss.data
+                if batchwise:      # BatchNorm1d: the samples' graphs meet, one backward
+                    losses = [loss_fn(out, ys[i])
+                              for out, i in zip(model.forward_batch([xs[i] for i in batch]), batch)]
+                    sum_values(losses).backward(scale)
+                    batch_total = sum(loss.data for loss in losses)
+                else:
+                    for i in batch:
+                        loss = loss_fn(model(xs[i]), ys[i])
+                        loss.backward(scale)
+                        batch_total += loss.data
                 step()
                 total += batch_total             # counted once the step is taken (Ctrl-C)
                 done += len(batch)
@@ -569,6 +596,27 @@ class PixelView:
         return tuple(map(self._scale, self.images[i]))
 
 
+class ImageView(PixelView):
+    """The images as one-channel nested lists x[0][row][column], what Conv2d takes."""
+
+    __slots__ = ("cols",)
+
+    def __init__(self, images: Sequence[bytes], cols: int) -> None:
+        super().__init__(images)
+        self.cols = cols
+
+    def __getitem__(self, i: int) -> List[List[Tuple[float, ...]]]:
+        pixels, c = super().__getitem__(i), self.cols
+        return [[pixels[r:r + c] for r in range(0, len(pixels), c)]]
+
+
+def _takes_images(cfg: Dict[str, Any]) -> bool:
+    """Whether a model of this architecture starts with a convolution (then its
+    samples are images x[channel][row][column], not flat pixel lists)."""
+    layers = cfg.get("layers") if cfg.get("type") == "Sequential" else None
+    return bool(layers) and isinstance(layers[0], dict) and layers[0].get("type") == "Conv2d"
+
+
 def _load_mnist_for(command: str, args: argparse.Namespace, final: bool, subset: bool,
                     data_dir: Optional[str], name: str = "mnist"):
     """(train, evaluation, info) from datasets.load_mnist, or None after printing why not."""
@@ -591,6 +639,10 @@ def train_mnist(args: argparse.Namespace) -> int:
     command = f"train {dataset}"
     if not training_arguments_ok(args, dataset):    # before the data is loaded
         return 2
+    if args.model == "cnn-bn" and args.batch_size < 2:
+        print(f"{command}: --model cnn-bn normalises over minibatches: give --batch-size >= 2",
+              file=sys.stderr)
+        return 2
     try:
         init = Init.parse(args.init)
     except (ValueError, TypeError) as e:
@@ -608,13 +660,18 @@ def train_mnist(args: argparse.Namespace) -> int:
     if not args.json:
         print(info["summary"] + (f"; training on the first {len(train_set):,}" if args.limit else "")
               + (f"; evaluating on the first {len(eval_set):,}" if args.val_limit else ""))
-    model = MLP(train_set.rows * train_set.cols, [args.hidden, 10], activation=args.activation,
-                init=init, seed=args.seed)
+    if args.model == "mlp":
+        model: Module = MLP(train_set.rows * train_set.cols, [args.hidden, 10],
+                            activation=args.activation, init=init, seed=args.seed)
+        view: Callable = PixelView
+    else:
+        model = small_lenet(10, batch_norm=args.model == "cnn-bn", init=init, seed=args.seed)
+        view = lambda images: ImageView(images, train_set.cols)   # noqa: E731
     data = {"dataset": dataset, "source": info["source"], "path": info["path"], "final": args.final,
             "subset": info["source"] == "bundled subset", "evaluation_split": info["evaluation_split"],
             "limit": args.limit, "val_limit": args.val_limit}
-    return run_training(args, model, (PixelView(train_set.images), train_set.labels),
-                        (PixelView(eval_set.images), eval_set.labels), dataset,
+    return run_training(args, model, (view(train_set.images), train_set.labels),
+                        (view(eval_set.images), eval_set.labels), dataset,
                         settings={"init": repr(init), "data": data, "data_note": info["note"]},
                         val_name=info["evaluation_split"])
 
@@ -641,6 +698,11 @@ def _register_images(datasets, dataset: str, summary: str, offline: str) -> None
                     f"else $MICROGRADOR_DATA/{dataset}, else the user cache (downloaded when "
                     f"missing); {offline}")
     add_training_arguments(p, epochs=1, lr=MNIST_LR)
+    p.add_argument("--model", choices=("mlp", "cnn", "cnn-bn"), default="mlp",
+                   help="mlp (default): 784 -> HIDDEN -> 10; cnn: a LeNet-style CNN, conv 5x5 1->6, "
+                        "relu, max-pool 2, conv 5x5 6->16, relu, max-pool 2, linear 256->10 (5,142 "
+                        "parameters; --hidden and --activation do not apply); cnn-bn: the same "
+                        "with BatchNorm1d(256) before the linear layer (needs --batch-size >= 2)")
     p.add_argument("--hidden", type=positive_int, default=300, help="hidden units (default 300)")
     p.add_argument("--activation", default="sigmoid", choices=tuple(ACTIVATIONS),
                    help="hidden activation (default sigmoid)")
@@ -686,10 +748,20 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
         return 2
     data = doc["meta"].get("data") if isinstance(doc["meta"].get("data"), dict) else {}
     cfg = doc["model"]
-    nin = cfg.get("nin")
-    nout = cfg["sizes"][-1] if cfg.get("sizes") else cfg.get("nout", 1)   # MLP, Layer, Neuron
+    images = _takes_images(cfg)
+    if cfg.get("type") == "Sequential":   # its input is its first layer's, its output its last's
+        first, last = (cfg["layers"] or [{}])[0], (cfg["layers"] or [{}])[-1]
+        nin = first.get("in_channels") if images else first.get("nin")
+        nout = last.get("nout", last.get("num_features"))
+    else:
+        nin = cfg.get("nin")
+        nout = cfg["sizes"][-1] if cfg.get("sizes") else cfg.get("nout", 1)   # MLP, Layer, Neuron
     # Both data sets are 28 x 28 images in 10 classes: refuse another model before any data.
-    if nin != IMAGE_PIXELS or nout != NUM_CLASSES:
+    if images and (nin != 1 or nout != NUM_CLASSES):
+        print(f"evaluate: {path} holds a CNN with {nin} input channels and {nout} outputs; MNIST "
+              f"and FashionMNIST need 1 channel and {NUM_CLASSES} outputs", file=sys.stderr)
+        return 2
+    if not images and (nin != IMAGE_PIXELS or nout != NUM_CLASSES):
         print(f"evaluate: {path} holds a model with {nin} inputs and {nout} outputs; MNIST and "
               f"FashionMNIST need {IMAGE_PIXELS} inputs and {NUM_CLASSES} outputs", file=sys.stderr)
         return 2
@@ -718,7 +790,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     limit = args.limit if args.limit is not None else data.get("val_limit")
     if type(limit) is int and limit >= 1:
         eval_set = eval_set.split(0, limit)
-    xs, ys = PixelView(eval_set.images), eval_set.labels
+    xs = ImageView(eval_set.images, eval_set.cols) if images else PixelView(eval_set.images)
+    ys = eval_set.labels
     t0 = time.perf_counter()
     matrix, loss, acc = confusion_matrix(model, xs, ys, 10, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
@@ -740,6 +813,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _describe(cfg: Dict[str, Any]) -> str:
+    if cfg.get("type") == "Sequential":
+        return "Sequential: " + ", ".join(str(layer.get("type")) for layer in cfg["layers"])
     if cfg.get("type") == "MLP":
         return (f"MLP {' -> '.join(str(n) for n in [cfg['nin'], *cfg['sizes']])}, "
                 f"{cfg['activation']} hidden units")

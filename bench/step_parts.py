@@ -1,0 +1,44 @@
+"""What the one-step benches (bench/mnist_step.py, bench/cnn_step.py) share: microgrador's
+training step, and the hand-written output layer (o = W h + b, softmax cross-entropy,
+its SGD update) on lists of floats."""
+from __future__ import annotations
+
+import math
+from operator import mul
+
+from microgrador.losses import cross_entropy
+from microgrador.optim import SGD
+
+
+def microgrador_sgd_step(net, x, t, lr):
+    """(step, params): step() is zero_grad, forward, cross-entropy, backward and an SGD
+    update of `net` on sample (x, t), returning the loss; params() the parameters' values
+    in net.parameters() order."""
+    opt = SGD(net.parameters(), lr=lr)
+
+    def step():
+        opt.zero_grad()
+        loss = cross_entropy(net(x), t)
+        loss.backward()
+        opt.step()
+        return loss.data
+
+    return step, lambda: [p.data for p in net.parameters()]
+
+
+def softmax_output_step(W, b, h, t, lr):
+    """(loss, dL/dh) for loss = logsumexp(o) - o[t], o = W h + b; W and b are updated in
+    place by SGD (dL/dh = W^T (softmax(o) - onehot(t)) uses W before the update)."""
+    o = [sum(map(mul, w, h)) + bk for w, bk in zip(W, b)]
+    m = max(o)
+    e = [math.exp(v - m) for v in o]
+    s = sum(e)
+    loss = m + math.log(s) - o[t]
+    do = [v / s for v in e]
+    do[t] -= 1.0
+    dh = [sum(map(mul, do, column)) for column in zip(*W)]
+    for k, g in enumerate(do):
+        c = lr * g
+        W[k] = [w - c * hj for w, hj in zip(W[k], h)]
+        b[k] -= c
+    return loss, dh
