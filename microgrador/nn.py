@@ -661,6 +661,36 @@ def _parameters_in_config(kind: str, cfg: Dict[str, Any]) -> Optional[int]:
     return None
 
 
+MAX_LAYERS = 1000   # a Sequential longer than this in a checkpoint is refused unbuilt
+EARLY_REFUSAL = 100_000   # an image model this much larger than its state is refused unbuilt
+
+
+def _least_numbers_in_config(cfg: Any) -> Optional[int]:
+    """How many numbers a state_dict of the architecture `cfg` holds at the least (its
+    parameters, and for a Sequential those of its layers), computed without building
+    anything; None where a size is not a positive int (the constructor then says why)."""
+    if not isinstance(cfg, dict):
+        return None
+    kind = cfg.get("type")
+    if kind in MODULE_TYPES:
+        return _parameters_in_config(kind, {k: v for k, v in cfg.items() if k != "type"})
+    sizes = [cfg.get(k) for k in ("in_channels", "out_channels", "kernel_size", "num_features")]
+    if kind == "Conv2d":
+        c_in, c_out, k = sizes[:3]
+        ok = all(type(v) is int and v >= 1 for v in (c_in, c_out, k))
+        return c_out * (c_in * k * k + 1) if ok else None
+    if kind == "BatchNorm1d":
+        n = sizes[3]
+        return 2 * n if type(n) is int and n >= 1 else None     # gamma and beta
+    if kind == "Sequential" and isinstance(cfg.get("layers"), list):
+        if len(cfg["layers"]) > MAX_LAYERS:
+            raise CheckpointError(f"a Sequential of {len(cfg['layers']):,} layers (at most "
+                                  f"{MAX_LAYERS:,} are read from a checkpoint)")
+        counts = [_least_numbers_in_config(layer) for layer in cfg["layers"]]
+        return None if None in counts else sum(counts)
+    return 0 if kind else None
+
+
 MODULE_TYPES = {"MLP": MLP, "Layer": Layer, "Neuron": Neuron}
 
 
@@ -687,6 +717,16 @@ def model_from_checkpoint(doc: Dict[str, Any], path: str) -> Module:
         if stated is not None and stated != held:
             raise CheckpointError(f"{path}: \"num_parameters\" says {stated!r:.40}, but the "
                                   f"state_dict holds {held:,} numbers")
+    else:   # image models also keep running statistics: the file holds at least their parameters
+        try:
+            needed = _least_numbers_in_config(doc["model"])
+        except CheckpointError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        held = _count_numbers(doc["state_dict"])
+        # A small shortfall is left to load_state_dict, which names the key that is short.
+        if needed is not None and needed > held and needed > EARLY_REFUSAL:
+            raise CheckpointError(f"{path}: the model {_describe_config(doc['model'])} has {needed:,} "
+                                  f"parameters, but the state_dict holds {held:,} numbers")
     try:
         model = _layers.module_from_config(doc["model"])
     except (TypeError, ValueError) as e:

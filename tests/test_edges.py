@@ -178,6 +178,22 @@ def test_a_tiny_checkpoint_cannot_ask_for_a_huge_network(tmp_path):
         load_text(tmp_path, many_layers)
 
 
+def test_a_tiny_checkpoint_cannot_ask_for_a_huge_cnn(tmp_path):
+    huge_conv = {"type": "Sequential", "layers": [
+        {"type": "Conv2d", "in_channels": 1, "out_channels": 10 ** 9, "kernel_size": 5,
+         "stride": 1, "padding": 0}]}
+    with pytest.raises(nn.CheckpointError, match="26,000,000,000 parameters, but the state_dict "
+                                                 "holds 0 numbers"):
+        load_text(tmp_path, checkpoint_text(model=huge_conv, state={}))
+    huge_norm = {"type": "Sequential", "layers": [
+        {"type": "BatchNorm1d", "num_features": 10 ** 9, "eps": 1e-5, "momentum": 0.1}]}
+    with pytest.raises(nn.CheckpointError, match="2,000,000,000 parameters"):
+        load_text(tmp_path, checkpoint_text(model=huge_norm, state={}))
+    endless = {"type": "Sequential", "layers": [{"type": "Flatten"}] * 100000}
+    with pytest.raises(nn.CheckpointError, match="100,000 layers"):
+        load_text(tmp_path, checkpoint_text(model=endless, state={}))
+
+
 def test_num_parameters_must_agree_with_the_state(tmp_path):
     with pytest.raises(nn.CheckpointError, match="num_parameters.*says 5"):
         load_text(tmp_path, checkpoint_text(num_parameters=5))
