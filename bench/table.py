@@ -13,8 +13,9 @@
   chain        x = x * 1.0001 + 0.0 repeated, build + backward: us per node at --chain
                nodes over us per node at 10,000 (1.0 would be linear)
 
-Each round runs every workload once, interleaved (noise on the shared machine hits them
-alike), and each ratio is taken within its round; printed are the median and the 25-75%
+Each round runs every step once, interleaved (noise on the shared machine hits them
+alike), and each ratio is taken within its round (the chains run in rounds of
+their own, after the steps); printed are the median and the 25-75%
 range over the rounds. Before timing, microgrador and each hand-written step start from
 the same weights and must end with the same weights (to 1e-9), or the bench stops.
 """
@@ -73,6 +74,9 @@ def main() -> None:
     parser.add_argument("--data-dir", help="folder with the real MNIST files (else the bundled subset)")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--chain", type=int, default=1_000_000, help="large chain length")
+    parser.add_argument("--chain-rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3 if sys.implementation.name == "pypy" else 1,
+                        help="untimed rounds first (PyPy's JIT needs a few)")
     parser.add_argument("--synth-steps", type=int, default=500)
     parser.add_argument("--lr", type=float, default=0.05)
     args = parser.parse_args()
@@ -98,25 +102,34 @@ def main() -> None:
     mnist = {"mg": mnist_step.microgrador_step(x, t, args.lr)[0],
              "dense": mnist_step.hand_step(x, t, args.lr)[0],
              "sparse": mnist_step.hand_step_sparse(x, t, args.lr)[0]}
-    for run in mnist.values():
-        run()                                        # warm up (and JIT, on PyPy)
-    chain_us_per_node(SMALL_CHAIN)
+    for _ in range(args.warmup):
+        for run in mnist.values():
+            run()                                    # warm up (and JIT, on PyPy)
+        for run, _ in synth.values():
+            run()
 
+    # The steps first, then the chains: a million-node chain in between would leave
+    # the garbage collector (PyPy's above all) a heap to sweep during the next step.
     ratios = {k: [] for k in ("sparse", "dense", "synth", "chain")}
     raw = {k: [] for k in ("mg ms", "sparse ms", "dense ms", "chain small", "chain large")}
     for _ in range(args.rounds):
         t_mg, t_dense, t_sparse = (timed(mnist[k]) for k in ("mg", "dense", "sparse"))
         t_syn_mg, t_syn_hand = timed(synth["mg"][0]), timed(synth["hand"][0])
-        small, large = chain_us_per_node(SMALL_CHAIN), chain_us_per_node(args.chain)
         ratios["sparse"].append(t_mg / t_sparse)
         ratios["dense"].append(t_mg / t_dense)
         ratios["synth"].append(t_syn_mg / t_syn_hand)
-        ratios["chain"].append(large / small)
-        for key, value in zip(raw, (t_mg * 1e3, t_sparse * 1e3, t_dense * 1e3, small, large)):
+        for key, value in zip(raw, (t_mg * 1e3, t_sparse * 1e3, t_dense * 1e3)):
             raw[key].append(value)
+    chain_us_per_node(SMALL_CHAIN)
+    for _ in range(args.chain_rounds):
+        small, large = chain_us_per_node(SMALL_CHAIN), chain_us_per_node(args.chain)
+        ratios["chain"].append(large / small)
+        raw["chain small"].append(small)
+        raw["chain large"].append(large)
 
     impl = f"{sys.implementation.name} {sys.version.split()[0]}"
-    print(f"issue 13's table on {impl}, {source}; median [25%-75%] over {args.rounds} interleaved rounds")
+    print(f"issue 13's table on {impl}, {source}; median [25%-75%] over {args.rounds} interleaved "
+          f"rounds of the steps, then {args.chain_rounds} of the chains")
     rows = [("MNIST step / hand-written, skips zero pixels", "sparse", "x"),
             ("MNIST step / hand-written, dense", "dense", "x"),
             ("2-3-2 step / hand-written", "synth", "x"),
