@@ -12,15 +12,9 @@ carry over. `lr` is a plain attribute: change it between steps for a schedule.
 from __future__ import annotations
 
 import math
-from operator import attrgetter
 from typing import Iterable, List, Sequence, Tuple
 
 from .engine import Value, as_float
-
-# `filter(_grad, params)` yields the parameters whose .grad is not 0, testing them in C:
-# most MNIST first-layer weights have a zero gradient (their pixel is black), and
-# leaving them alone is exact for zero_grad and for plain SGD.
-_grad = attrgetter("grad")
 
 
 class Optimizer:
@@ -43,7 +37,7 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every parameter's .grad to 0: leaves accumulate across backward() calls."""
-        for p in filter(_grad, self.params):   # the others are 0 already
+        for p in self.params:
             p.grad = 0.0
 
     def step(self) -> None:
@@ -105,8 +99,10 @@ class SGD(Optimizer):
     def _update(self) -> None:
         lr, params = self.lr, self.params
         if self.momentum == 0.0 and self.weight_decay == 0.0:
-            for p in filter(_grad, params):   # the hot path: plain SGD (a Value grad
-                p.data -= lr * p.grad             # raises TypeError, explained by step())
+            for p in params:          # the hot path: plain SGD (`if g` refuses a Value grad)
+                g = p.grad
+                if g:                 # most MNIST pixels are 0, and so are their weights' grads
+                    p.data -= lr * g
             self.steps += 1
             return
         self._check_grads()
