@@ -25,6 +25,7 @@ import math
 import os
 import random
 import re
+from operator import is_ as _is
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import ops
@@ -434,7 +435,7 @@ class Layer(Module):
     inputs one Dot op made at construction serves every call, and each neuron's
     node has parents (x_1..x_n, w_1..w_n, b). Either way: one node per neuron."""
 
-    __slots__ = ("nin", "nout", "activation", "neurons", "_act", "_dot_values")
+    __slots__ = ("nin", "nout", "activation", "neurons", "_act", "_dot_values", "_leaf_params")
 
     def __init__(self, nin: int, nout: int, activation: str = "identity",
                  init: Union[str, Init] = "lecun", bias_init: Union[str, Init] = "zeros",
@@ -459,16 +460,29 @@ class Layer(Module):
                    bias=None if biases is None else biases[j], label=f"{prefix}neurons[{j}]")
             for j in range(nout)]
         self._dot_values = Dot(nin, None, True)
+        self._leaf_params: Tuple[tuple, ...] = ()   # the params tuples last seen all-leaf
 
     def __call__(self, x: Sequence[Union[float, Value]]) -> List[Value]:
         consts = _as_constants(x, self.nin, "Layer")
         if consts is None:
             return self._call_values(_as_values(x))
         op = Dot(self.nin, consts, True)      # shared by every neuron of the layer
+        op.leaf_parents = self._params_are_leaves()
         act, dot = self._act, op.apply
         if act is None:
             return [dot(n.params) for n in self.neurons]
         return [act(dot(n.params)) for n in self.neurons]
+
+    def _params_are_leaves(self) -> bool:
+        """Whether every neuron's parameters are leaves (as Neuron makes them), checked
+        once per params tuple, so backward()'s graph search can skip the weights."""
+        current = tuple(n.params for n in self.neurons)
+        if len(current) == len(self._leaf_params) and all(map(_is, current, self._leaf_params)):
+            return True
+        if any(p._parents for ps in current for p in ps):
+            return False
+        self._leaf_params = current
+        return True
 
     def _call_values(self, x: Tuple[Value, ...]) -> List[Value]:
         """The layer on a tuple of Values (a hidden layer's input)."""

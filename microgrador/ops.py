@@ -55,6 +55,9 @@ class Op:
     """
 
     name = "op"
+    # Two promises an op may make about every node it makes, for backward()'s speed:
+    leaf_parents = False   # its parents are all leaves: the graph search need not look
+    sparse = None          # (slots, partials): its only non-zero local derivatives
 
     def forward(self, *xs: float) -> float:
         raise NotImplementedError
@@ -373,6 +376,9 @@ class Dot(Op):
             # pixels are 0, so this is most of a layer's forward work.
             self._nonzero = [i for i, c in enumerate(consts) if c]
             self._nonzero_consts = [consts[i] for i in self._nonzero]
+            # backward() passes gradients only through these (a black pixel's weight gets 0)
+            self.sparse = ((self._nonzero + [n], self._nonzero_consts + [1.0]) if bias
+                           else (self._nonzero, self._nonzero_consts))
 
     def apply(self, parents: tuple) -> "Value":
         """ops.apply(self, parents), the same sum without the terms whose constant is 0

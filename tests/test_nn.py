@@ -441,3 +441,21 @@ def test_hinge_is_zero_beyond_the_margin_and_bce_targets_are_checked():
         losses.cross_entropy([Value(0.0), Value(1.0)], 2)
     with pytest.raises(ValueError, match="3 outputs but 2 targets"):
         losses.mse([Value(0.0)] * 3, [1.0, 2.0])
+
+
+def test_layer_with_interior_parameters_still_passes_gradients_through_them():
+    # The first layer tells backward() its parents are leaves (so the graph search
+    # skips the weights); if a neuron's parameters are replaced by computed Values,
+    # the promise must be dropped and the gradient must reach what they came from.
+    from microgrador.nn import Layer
+    layer = Layer(3, 2, seed=0)
+    x = [0.0, 2.0, -1.5]
+    layer(x)[0].backward()                 # a first call with leaf parameters
+    u = Value(0.5, "u")
+    n = layer.neurons[1]
+    n.params = tuple(u * c for c in (1.0, 3.0, -2.0)) + (u * 4.0,)   # w = u c, b = 4u
+    out = layer(x)[1]
+    out.backward()
+    # out = u (c . x) + 4u, so d out / du = c . x + 4 = 0 + 6 + 3 + 4
+    assert u.grad == pytest.approx(13.0)
+    assert out.data == pytest.approx(0.5 * 13.0)

@@ -166,3 +166,59 @@ def test_sgd_leaves_parameters_with_zero_gradient_alone():
     w[1].grad = 0.5
     SGD(w, lr=0.1).step()
     assert [p.data for p in w] == [1.0, -2.0 - 0.1 * 0.5, 3.0]
+
+
+# --- gradients from backward(): the optimizers leave zero-gradient parameters alone ---------------
+def _reference_sgd(start, grads_per_step, lr, momentum=0.0):
+    """Plain-list SGD (PyTorch's rule), written independently of microgrador.optim."""
+    w, buf = list(start), None
+    for g in grads_per_step:
+        if momentum:
+            buf = list(g) if buf is None else [momentum * b + gi for b, gi in zip(buf, g)]
+            w = [wi - lr * b for wi, b in zip(w, buf)]
+        else:
+            w = [wi - lr * gi for wi, gi in zip(w, g)]
+    return w
+
+
+def _loss(params, step):
+    """A loss whose gradient reaches a different subset of the parameters each step:
+    step 0 uses a and b (c untouched), step 1 uses only c, step 2 uses a and c."""
+    a, b, c = params
+    return [a * a + 3 * b, c * c * c, a * c][step]
+
+
+def _hand_grads(w, step):
+    a, b, c = w
+    return [[2 * a, 3.0, 0.0], [0.0, 0.0, 3 * c * c], [c, 0.0, a]][step]
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_after_backward_matches_a_plain_reference(momentum):
+    # c is untouched by the first backward and touched by the next; b's gradient
+    # becomes 0 after step 0, so with momentum its buffer must keep moving it.
+    start, lr = [0.5, -1.0, 2.0], 0.1
+    params = [Value(x) for x in start]
+    opt = SGD(params, lr=lr, momentum=momentum)
+    w, grads = list(start), []
+    for step in range(3):
+        opt.zero_grad()
+        _loss(params, step).backward()
+        opt.step()
+        grads.append(_hand_grads(w, step))
+        w = _reference_sgd(start, grads, lr, momentum)
+    assert [p.data for p in params] == pytest.approx(w, rel=1e-14)
+    if momentum:   # b moved at steps 1 and 2 by its decaying buffer alone
+        assert params[1].data == pytest.approx(-1.0 - lr * 3.0 * (1 + 0.9 + 0.81))
+
+
+def test_zero_grad_after_two_backward_calls_clears_every_touched_parameter():
+    params = [Value(x) for x in (0.5, -1.0, 2.0)]
+    opt = SGD(params, lr=0.1)
+    _loss(params, 0).backward()     # a and b
+    _loss(params, 1).backward()     # c, accumulated on top
+    assert [p.grad for p in params] == pytest.approx([1.0, 3.0, 12.0])
+    opt.step()                       # both backward calls' gradients are applied
+    assert [p.data for p in params] == pytest.approx([0.4, -1.3, 0.8])
+    opt.zero_grad()
+    assert [p.grad for p in params] == [0.0, 0.0, 0.0]

@@ -1,0 +1,149 @@
+"""Every ratio of issue 13's speed table, measured in one run:
+
+    python bench/table.py [--data-dir /work/shared/data/mnist] [--rounds 9] [--chain 1000000]
+    PYTHONPATH=. pypy3 bench/table.py ...
+
+  MNIST step   one 784-300(sigmoid)-10 per-sample SGD step (forward, cross-entropy,
+               backward, SGD, zero_grad) through microgrador's public API, against the
+               hand-written pure-Python steps of bench/mnist_step.py (dense, and the one
+               that skips zero pixels), on the first training image of real MNIST with
+               --data-dir, else of the bundled subset
+  2-3-2 step   bench/synth_step.py's 2-3-2 sigmoid network, per-sample SGD, against its
+               hand-written step
+  chain        x = x * 1.0001 + 0.0 repeated, build + backward: us per node at --chain
+               nodes over us per node at 10,000 (1.0 would be linear)
+
+Each round runs every step once, interleaved (noise on the shared machine hits them
+alike), and each ratio is taken within its round (the chains run in rounds of
+their own, after the steps); printed are the median and the 25-75%
+range over the rounds. Before timing, microgrador and each hand-written step start from
+the same weights and must end with the same weights (to 1e-9), or the bench stops.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from microgrador import Value  # noqa: E402
+from microgrador.datasets import load_mnist  # noqa: E402
+from microgrador.synth import load_synth  # noqa: E402
+import mnist_step  # noqa: E402
+import synth_step  # noqa: E402
+
+SMALL_CHAIN = 10_000
+
+
+def chain_us_per_node(n: int) -> float:
+    start = time.perf_counter()
+    x = Value(0.5)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001 + 0.0
+    y.backward()
+    elapsed = time.perf_counter() - start
+    del y
+    return elapsed / (2 * n) * 1e6      # two ops per repetition
+
+
+def timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def same_weights(a, b, what: str) -> None:
+    gap = max(abs(u - v) for u, v in zip(a, b))
+    if len(a) != len(b) or gap > 1e-9:
+        sys.exit(f"{what}: the final weights differ (largest gap {gap:.3g}); the bench stops")
+
+
+def quartiles(xs):
+    xs = sorted(xs)
+    q = statistics.quantiles(xs, n=4) if len(xs) > 1 else [xs[0]] * 3
+    return q[1], q[0], q[2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="folder with the real MNIST files (else the bundled subset)")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--chain", type=int, default=1_000_000, help="large chain length")
+    parser.add_argument("--chain-rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3 if sys.implementation.name == "pypy" else 1,
+                        help="untimed rounds first (PyPy's JIT needs a few)")
+    parser.add_argument("--synth-steps", type=int, default=500)
+    parser.add_argument("--lr", type=float, default=0.05)
+    args = parser.parse_args()
+
+    if args.data_dir:
+        if not os.path.isdir(args.data_dir):
+            sys.exit(f"--data-dir {args.data_dir!r} is not a folder")
+        train, _, _ = load_mnist(data_dir=args.data_dir, download=False, progress=False)
+        source = f"real MNIST from {args.data_dir}"
+    else:
+        train, _, _ = load_mnist(subset=True, progress=False)
+        source = "the bundled MNIST subset"
+    x, t = train[0]
+    mnist_step.check_same_step(x, t, args.lr)       # exits unless the weights agree
+    (xs, ys), _, _ = load_synth(num_train=args.synth_steps, num_val=0)
+    data = list(zip(xs, ys))
+    synth = {"mg": synth_step.microgrador_steps(data, args.lr),
+             "hand": synth_step.hand_steps(data, args.lr)}
+    for run, _ in synth.values():
+        run()
+    same_weights(synth["mg"][1](), synth["hand"][1](), "2-3-2 step")
+
+    mnist = {"mg": mnist_step.microgrador_step(x, t, args.lr)[0],
+             "dense": mnist_step.hand_step(x, t, args.lr)[0],
+             "sparse": mnist_step.hand_step_sparse(x, t, args.lr)[0]}
+    for _ in range(args.warmup):
+        for run in mnist.values():
+            run()                                    # warm up (and JIT, on PyPy)
+        for run, _ in synth.values():
+            run()
+
+    # The steps first, then the chains: a million-node chain in between would leave
+    # the garbage collector (PyPy's above all) a heap to sweep during the next step.
+    ratios = {k: [] for k in ("sparse", "dense", "synth", "chain")}
+    raw = {k: [] for k in ("mg ms", "sparse ms", "dense ms", "chain small", "chain large")}
+    for _ in range(args.rounds):
+        t_mg, t_dense, t_sparse = (timed(mnist[k]) for k in ("mg", "dense", "sparse"))
+        t_syn_mg, t_syn_hand = timed(synth["mg"][0]), timed(synth["hand"][0])
+        ratios["sparse"].append(t_mg / t_sparse)
+        ratios["dense"].append(t_mg / t_dense)
+        ratios["synth"].append(t_syn_mg / t_syn_hand)
+        for key, value in zip(raw, (t_mg * 1e3, t_sparse * 1e3, t_dense * 1e3)):
+            raw[key].append(value)
+    chain_us_per_node(SMALL_CHAIN)
+    for _ in range(args.chain_rounds):
+        small, large = chain_us_per_node(SMALL_CHAIN), chain_us_per_node(args.chain)
+        ratios["chain"].append(large / small)
+        raw["chain small"].append(small)
+        raw["chain large"].append(large)
+
+    impl = f"{sys.implementation.name} {sys.version.split()[0]}"
+    print(f"issue 13's table on {impl}, {source}; median [25%-75%] over {args.rounds} interleaved "
+          f"rounds of the steps, then {args.chain_rounds} of the chains")
+    rows = [("MNIST step / hand-written, skips zero pixels", "sparse", "x"),
+            ("MNIST step / hand-written, dense", "dense", "x"),
+            ("2-3-2 step / hand-written", "synth", "x"),
+            (f"chain: us/node at {args.chain:,} / at {SMALL_CHAIN:,}", "chain", "x")]
+    for label, key, unit in rows:
+        med, lo, hi = quartiles(ratios[key])
+        print(f"  {label:<48} {med:6.2f}{unit} [{lo:.2f}-{hi:.2f}]")
+    for label, key in (("microgrador MNIST step, ms", "mg ms"), ("hand-written sparse step, ms", "sparse ms"),
+                       ("hand-written dense step, ms", "dense ms"),
+                       (f"chain at {SMALL_CHAIN:,}, us/node", "chain small"),
+                       (f"chain at {args.chain:,}, us/node", "chain large")):
+        med, lo, hi = quartiles(raw[key])
+        print(f"  {label:<48} {med:8.2f} [{lo:.2f}-{hi:.2f}]")
+
+
+if __name__ == "__main__":
+    main()
