@@ -150,12 +150,9 @@ class Value:
                 node.grad = 0.0
             if create_graph:
                 # the grads must be recorded as a graph, even inside no_grad()
-                token = _grad_mode.set(True)
-                try:
+                with _mode(_grad_mode, True):
                     self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad)
                     _backward_general(order, True, _anomaly_mode())
-                finally:
-                    _grad_mode.reset(token)
             elif _anomaly_mode():
                 self.grad = self.grad + grad if self.is_leaf else grad
                 _backward_general(order, False, True)
@@ -292,6 +289,7 @@ def _backward_general(order: List[Value], create_graph: bool, check: bool) -> No
 
 
 def _float(x) -> float:
+    """A grad or local derivative as a float (after create_graph=True it is a Value)."""
     return x.data if isinstance(x, Value) else x
 
 

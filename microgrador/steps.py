@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Tuple, Union
 
-from .engine import Value, as_float, topological_order
+from .engine import Value, _float, as_float, topological_order
 
 Roots = Union[Value, Iterable[Value]]
 
@@ -168,8 +168,3 @@ def tape(root: Roots, digits: int = 6, max_inputs: int = 6) -> str:
 def _one_line(text: str) -> str:
     # a label with a newline would break the table's rows
     return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
-def _float(g) -> float:
-    """A grad as a float (after backward(create_graph=True) it is a Value)."""
-    return g.data if isinstance(g, Value) else g
