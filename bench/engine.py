@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import microgrador as mg  # noqa: E402
 from microgrador import Value  # noqa: E402
-from microgrador.ops import Dot, apply  # noqa: E402
+from microgrador.engine import apply  # noqa: E402
+from microgrador.ops import Dot  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:

@@ -6,19 +6,26 @@ graph from the output to the inputs and applies the chain rule:
 
     parent.grad += node.grad * d(node)/d(parent)
 
-The operations themselves (add, tanh, softmax, ...) live in `ops.py`, each one an
-`Op` with its forward rule and its derivative rule side by side.
+The operations themselves (add, tanh, softmax, ...) are the rules of `ops.py`, each
+an `Op` with its forward rule and its derivative rule side by side; this module
+records them into the graph (`_record`, `apply`) and runs the chain rule backward
+(`topological_order`, `chain_rule`).
 """
 from __future__ import annotations
 
 import gc
 import itertools
 import math
+from collections import deque
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import compress
 from operator import attrgetter
 from typing import Iterator, List, Sequence, Tuple, Union
+
+from .floats import as_float, describe, is_number
+from .ops import (Op, absolute, add, cos, div, exp, leaky_relu, log, mul, neg, power, relu,
+                  sigmoid, sin, sqrt, sub, tanh)
 
 Number = Union[int, float]
 
@@ -56,11 +63,12 @@ class Value:
         self._index = 0                           # when it was made (see topological_order)
 
     @staticmethod
-    def _from_op(op, data: float, parents: Tuple["Value", ...], partials: Sequence[float]) -> "Value":
-        """Make the result of `op` (used by Op.__call__ and the n-ary helpers)."""
+    def _new(op: Op, data: float, parents: Tuple["Value", ...], partials: Sequence) -> "Value":
+        """The result of `op`: the one place a Value is made from an op (a leaf is made
+        by Value(...)). Under no_grad() it is a plain leaf, so no graph is kept alive."""
         if not math.isfinite(data):
             raise OverflowError(f"{op.name}: the result is {data} for inputs "
-                                f"{_describe(p.data for p in parents)}")
+                                f"{describe(p.data for p in parents)}")
         out = _new_value(Value)
         out.data = data
         out.grad = 0.0
@@ -70,11 +78,20 @@ class Value:
             out._partials = partials
             out._op = op
             out._index = _next_index()
-        else:  # no_grad(): the result is a plain leaf, so no graph is kept alive
+        else:
             out._parents = out._partials = ()
             out._op = None
             out._index = _NO_GRAD    # so backward() on it can say why nothing happens
         return out
+
+    @staticmethod
+    def _record(op: Op, args: Sequence) -> "Value":
+        """`op` applied to `args` (Values, and plain numbers that become constant leaves):
+        how Op.__call__ hands an op on a Value to the engine."""
+        parents = tuple([a if isinstance(a, Value) else _constant(a, op.name) for a in args])
+        xs = [p.data for p in parents]
+        out = op.forward(*xs)
+        return _new(op, out, parents, op.derivatives(out, *xs))
 
     # --- inspection, for drawings and teaching -------------------------------------
     @property
@@ -152,13 +169,10 @@ class Value:
                 # the grads must be recorded as a graph, even inside no_grad()
                 with _mode(_grad_mode, True):
                     self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad)
-                    _backward_general(order, True, _anomaly_mode())
-            elif _anomaly_mode():
-                self.grad = self.grad + grad if self.is_leaf else grad
-                _backward_general(order, False, True)
+                    deque(chain_rule(order, True, _anomaly_mode()), maxlen=0)
             else:
                 self.grad = self.grad + grad if self.is_leaf else grad
-                _backward(order)
+                deque(chain_rule(order, False, _anomaly_mode()), maxlen=0)
         finally:
             if collecting:
                 gc.enable()
@@ -171,31 +185,71 @@ class Value:
             for parent in node._parents:
                 parent.grad = 0.0
 
-    # --- operators and math: each is an Op from ops.py --------------------------------
-    def __add__(self, other): return add(self, other)
-    def __radd__(self, other): return add(other, self)
-    def __sub__(self, other): return sub(self, other)
-    def __rsub__(self, other): return sub(other, self)
-    def __mul__(self, other): return mul(self, other)
-    def __rmul__(self, other): return mul(other, self)
-    def __truediv__(self, other): return div(self, other)
-    def __rtruediv__(self, other): return div(other, self)
-    def __neg__(self): return neg(self)
+    # --- operators and math: each is a rule from ops.py, recorded here ------------------
+    def __add__(self, other): return _binary(add, self, other)
+    def __radd__(self, other): return _binary(add, other, self)
+    def __sub__(self, other): return _binary(sub, self, other)
+    def __rsub__(self, other): return _binary(sub, other, self)
+    def __mul__(self, other): return _binary(mul, self, other)
+    def __rmul__(self, other): return _binary(mul, other, self)
+    def __truediv__(self, other): return _binary(div, self, other)
+    def __rtruediv__(self, other): return _binary(div, other, self)
+    def __neg__(self): return _unary(neg, self)
     def __pos__(self): return self
     def __pow__(self, other): return power(self, other)
     def __rpow__(self, other): return power(other, self)
-    def __abs__(self): return abs_(self)
+    def __abs__(self): return _unary(absolute, self)
 
-    def exp(self) -> "Value": return exp(self)
-    def log(self) -> "Value": return log(self)
-    def sqrt(self) -> "Value": return sqrt(self)
-    def tanh(self) -> "Value": return tanh(self)
-    def sigmoid(self) -> "Value": return sigmoid(self)
-    def relu(self) -> "Value": return relu(self)
+    def exp(self) -> "Value": return _unary(exp, self)
+    def log(self) -> "Value": return _unary(log, self)
+    def sqrt(self) -> "Value": return _unary(sqrt, self)
+    def tanh(self) -> "Value": return _unary(tanh, self)
+    def sigmoid(self) -> "Value": return _unary(sigmoid, self)
+    def relu(self) -> "Value": return _unary(relu, self)
     def leaky_relu(self, slope: float = 0.01) -> "Value": return leaky_relu(self, slope)
-    def abs(self) -> "Value": return abs_(self)
-    def sin(self) -> "Value": return sin(self)
-    def cos(self) -> "Value": return cos(self)
+    def abs(self) -> "Value": return _unary(absolute, self)
+    def sin(self) -> "Value": return _unary(sin, self)
+    def cos(self) -> "Value": return _unary(cos, self)
+
+
+Scalar = Union[float, Value]
+_new = Value._new
+
+
+# --- recording an op: Value._record above, and these shortcuts for the common cases --------
+def _constant(x: object, op_name: str) -> Value:
+    """A plain number used in an op, as a leaf Value (so drawings show it)."""
+    return Value(x if type(x) is float else as_float(x, f"op {op_name!r}"))
+
+
+def _unary(op: Op, x: Value) -> Value:
+    d = x.data
+    out = op.forward(d)
+    return _new(op, out, (x,), op.derivatives(out, d))
+
+
+def _binary(op: Op, a, b) -> Value:
+    """a op b with at least one Value; a plain number on either side is a constant leaf."""
+    if not isinstance(a, Value):
+        a = _constant(a, op.name)
+    elif not isinstance(b, Value):
+        b = _constant(b, op.name)
+    da, db = a.data, b.data
+    out = op.forward(da, db)
+    return _new(op, out, (a, b), op.derivatives(out, da, db))
+
+
+def apply(op: Op, parents: tuple) -> Value:
+    """`op` applied to a tuple of Values, with no checks and no copies: the hot path
+    of every neuron. A layer makes one Dot(n, inputs, bias=True) and applies it to
+    each neuron's parameter tuple (w_1, ..., w_n, b)."""
+    forward_parents = op.forward_parents
+    if forward_parents is not None:     # Dot over pixels: only the non-zero terms
+        out = forward_parents(parents)
+        return _new(op, out, parents, op.derivatives(out))
+    xs = [p.data for p in parents]
+    out = op.forward(*xs)
+    return _new(op, out, parents, op.derivatives(out, *xs))
 
 
 def topological_order(root: Value) -> List[Value]:
@@ -225,67 +279,70 @@ def topological_order(root: Value) -> List[Value]:
     return sorted(found, key=_creation_index)
 
 
-_MANY = 8   # above this many parents, _backward filters the zero partials in C
+_MANY = 8   # above this many parents, a zero partial is filtered out in C
 
 
-def _backward(order: List[Value]) -> None:
-    """The chain rule, node by node from the output: parent.grad += grad * d node/d parent."""
-    for node in reversed(order):
-        g = node.grad
-        if g == 0.0:
-            continue  # nothing to pass on: skipping is exact and saves work
-        sparse = node._op.sparse
-        if sparse is not None:   # only the non-zero local derivatives, by slot
-            parents = node._parents
-            for i, d in zip(*sparse):
-                parents[i].grad += g * d
-            continue
-        partials = node._partials
-        if len(partials) > _MANY:
-            # A zero local derivative passes nothing on (a black pixel's weight): on a
-            # wide node, compress/filter pick the non-zero terms in C, in the same order.
-            for parent, d in zip(compress(node._parents, partials), filter(None, partials)):
-                parent.grad += g * d
-        else:
-            for parent, d in zip(node._parents, partials):
-                if d:
-                    parent.grad += g * d
+def chain_rule(order: List[Value], create_graph: bool = False, check: bool = False) -> Iterator[Value]:
+    """The backward pass, one node at a time from the output: for each node of `order`
+    (reversed), pass its grad to its parents by
 
+        parent.grad += node.grad * d(node)/d(parent)
 
-def _backward_general(order: List[Value], create_graph: bool, check: bool) -> None:
-    """The chain rule of _backward for the two other modes.
+    It yields each node just before passing its grad on (backward() runs it to the
+    end; backward_steps watches each node). A node whose grad is 0 passes nothing on,
+    nor does a zero local derivative: skipping them is exact (so 0 * inf counts as 0,
+    where PyTorch would give NaN, and a -0.0 grad is not turned into 0.0).
 
-    create_graph: every local derivative is re-derived from the op's rule on Values,
-    so the grads are Values that remember how they depend on the inputs.
+    create_graph: the local derivatives are re-derived from the op's rule on Values,
+    so the grads become Values that remember how they depend on the inputs (every
+    term is built, zeros included, so every grad below the root is a Value).
     check (anomaly mode): stop at the first non-finite contribution, naming the node.
-
-    A node whose grad is 0 passes nothing on, as in _backward, even through an infinite
-    local derivative: 0 * inf counts as 0 (the term is absent, not NaN), so normal and
-    anomaly mode agree on it, and anomaly mode reports only the infs and NaNs that
-    actually reach a gradient. (PyTorch would compute NaN there.) With create_graph
-    every term is built, zeros included, so every grad below the root is a Value.
     """
     for node in reversed(order):
+        yield node
         g = node.grad
         if create_graph:
             partials = node._op.derivatives(node, *node._parents)
         elif g == 0.0:
-            continue
-        else:
+            continue                  # nothing to pass on
+        elif check:
             partials = node._partials
+        else:
+            sparse = node._op.sparse
+            if sparse is not None:   # only the non-zero local derivatives, by slot
+                parents = node._parents
+                for i, d in zip(*sparse):
+                    parents[i].grad += g * d
+                continue
+            partials = node._partials
+            if len(partials) > _MANY:
+                # A black pixel's weight has local derivative 0: on a wide node,
+                # compress/filter pick the non-zero terms in C, in the same order.
+                for parent, d in zip(compress(node._parents, partials), filter(None, partials)):
+                    parent.grad += g * d
+                continue
+            for parent, d in zip(node._parents, partials):
+                if d:
+                    parent.grad += g * d
+            continue
         for i, (parent, d) in enumerate(zip(node._parents, partials)):
             if check:
-                contribution = _float(g) * _float(d) if _float(g) and _float(d) else 0.0
-                if not math.isfinite(contribution):
-                    raise FloatingPointError(
-                        f"anomaly: non-finite gradient {contribution} flowing from node "
-                        f"{_name(node)} (op {node.op}, data {node.data!r}, grad {_float(g)!r}) "
-                        f"to its parent #{i} {_name(parent)} (data {parent.data!r}); local "
-                        f"derivative d {node.op}/d parent = {_float(d)!r}")
+                _check_finite(node, i, parent, g, d)
             if create_graph:
                 parent.grad = parent.grad + g * d
-            elif d:   # as in _backward: a zero local derivative passes nothing on
+            elif d:
                 parent.grad += g * d
+
+
+def _check_finite(node: Value, i: int, parent: Value, g, d) -> None:
+    """Anomaly mode: the contribution of `node` to its parent #i must be finite."""
+    contribution = _float(g) * _float(d) if _float(g) and _float(d) else 0.0
+    if not math.isfinite(contribution):
+        raise FloatingPointError(
+            f"anomaly: non-finite gradient {contribution} flowing from node "
+            f"{_name(node)} (op {node.op}, data {node.data!r}, grad {_float(g)!r}) "
+            f"to its parent #{i} {_name(parent)} (data {parent.data!r}); local "
+            f"derivative d {node.op}/d parent = {_float(d)!r}")
 
 
 def _float(x) -> float:
@@ -333,58 +390,10 @@ def _mode(var: ContextVar, value: bool) -> Iterator[None]:
         var.reset(token)
 
 
-# --- numbers -------------------------------------------------------------------------------
-def _digits(n: int) -> str:
-    """A huge int shown by its size, not its (maybe thousands of) digits."""
-    return f"of {n.bit_length()} bits (about 10^{int(n.bit_length() * 0.30103)})"
-
-
-def as_float(x: object, where: str) -> float:
-    """`x` as a float, or a TypeError/ValueError that says what `x` was and where.
-
-    bool is refused on purpose: `x * (y > 0)` is almost always a bug in a
-    gradient computation; write `float(flag)` if you mean 0.0 or 1.0.
-    """
-    t = type(x)
-    if t is float:
-        value = x
-    elif t is int:
-        try:
-            value = float(x)
-        except OverflowError:      # an int beyond 1.8e308, e.g. 10**400
-            raise ValueError(f"{where}: the integer {_digits(x)} is too large for a float "
-                             f"(at most about 1.8e308)") from None
-    elif t is bool:
-        raise TypeError(f"{where}: got bool {x!r}; microgrador does not treat True/False "
-                        f"as numbers, write float({x!r}) if you mean {float(x)!r}")
-    else:
-        try:
-            import numbers
-            if not isinstance(x, numbers.Real) or isinstance(x, bool):
-                raise TypeError
-            value = float(x)
-        except TypeError:
-            raise TypeError(f"{where}: expected a real number or a Value, got "
-                            f"{t.__name__} {x!r:.60}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value}")
-    return value
-
-
+# --- names and numbers -------------------------------------------------------------------
 def _data(x: object) -> float:
     return x.data if isinstance(x, Value) else as_float(x, "comparison")
 
 
 def _name(node: Value) -> str:
     return repr(node.label) if node.label else f"<{node.op or 'leaf'} node>"
-
-
-def _describe(values, limit: int = 6) -> str:
-    values = list(values)
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
-
-
-# The operators above call these; ops.py in turn needs Value, so it is imported last.
-from .ops import (add, sub, mul, div, neg, power, exp, log, sqrt, tanh,  # noqa: E402
-                  sigmoid, relu, leaky_relu, sin, cos, abs as abs_)

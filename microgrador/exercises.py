@@ -167,7 +167,7 @@ EXERCISES: List[Exercise] = [
     Exercise("pow", ARITHMETIC, "a, b",
              "out = a ** b with both a and b Values (so a > 0).\n\n"
              "Return (d out/d a, d out/d b).",
-             "return (b * a ** (b - 1), a ** b * mg.log(a))", _same(ops.pow),
+             "return (b * a ** (b - 1), a ** b * mg.log(a))", _same(ops.Pow()),
              lambda: _reals((0.2, 4), (-3, 3)), ((1.5, -0.5), {})),
     Exercise("exp", ELEMENTWISE, "x", "out = e ** x.\n\nReturn (d out/d x,).",
              "return (mg.exp(x),)", _same(ops.exp), lambda: _reals((-5, 5)), ((0.5,), {})),
@@ -194,14 +194,14 @@ EXERCISES: List[Exercise] = [
              _leaky_relu_cases, ((0.5,), {"slope": 0.01})),
     Exercise("abs", ELEMENTWISE, "x",
              "out = |x|.\n\nReturn (d out/d x,), taking 0 at the kink x = 0 (as PyTorch).",
-             "return (1.0 if x > 0 else -1.0 if x < 0 else 0.0,)", _same(ops.abs),
+             "return (1.0 if x > 0 else -1.0 if x < 0 else 0.0,)", _same(ops.absolute),
              lambda: _reals((-5, 5), avoid=[0.0], margin=0.01), ((0.5,), {})),
     Exercise("sin", ELEMENTWISE, "x", "out = sin(x).\n\nReturn (d out/d x,).",
              "return (mg.cos(x),)", _same(ops.sin), lambda: _reals((-6, 6)), ((0.5,), {})),
     Exercise("cos", ELEMENTWISE, "x", "out = cos(x).\n\nReturn (d out/d x,).",
              "return (-mg.sin(x),)", _same(ops.cos), lambda: _reals((-6, 6)), ((0.5,), {})),
     Exercise("sum", NARY, "*xs", "out = xs[0] + xs[1] + ... + xs[n-1], one node.\n\n" + _EACH,
-             "return (1.0,) * len(xs)", _same(ops.SUM), _vectors, ((1.0, -2.0, 0.5), {})),
+             "return (1.0,) * len(xs)", _same(ops.Sum()), _vectors, ((1.0, -2.0, 0.5), {})),
     Exercise("dot", NARY, "*xs, n, bias",
              "out = a[0] b[0] + ... + a[n-1] b[n-1] (+ c), one node, where xs is\n"
              "a[0..n-1], then b[0..n-1], then the bias c if bias is True.\n\n"
@@ -211,7 +211,7 @@ EXERCISES: List[Exercise] = [
              lambda c: ops.Dot(c["n"], None, c["bias"]), _dot_cases,
              ((1.0, -2.0, 0.5, 3.0), {"n": 2, "bias": False})),
     Exercise("logsumexp", NARY, "*xs", "out = log(e^xs[0] + ... + e^xs[n-1]).\n\n" + _EACH,
-             "return tuple(mg.exp(x - out) for x in xs)", _same(ops.LOGSUMEXP), _vectors,
+             "return tuple(mg.exp(x - out) for x in xs)", _same(ops.LogSumExp()), _vectors,
              ((1.0, -2.0, 0.5), {})),
     _through_softmax("softmax", "i",
                      "out = softmax(xs)[i] = e^xs[i] / (e^xs[0] + ... + e^xs[n-1]): one output of\n"

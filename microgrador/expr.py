@@ -40,10 +40,10 @@ FUNCTIONS: Dict[str, Tuple[Callable[..., Scalar], int, Optional[int]]] = {
     "sigmoid": (ops.sigmoid, 1, 1),
     "relu": (ops.relu, 1, 1),
     "leaky_relu": (_leaky_relu, 1, 2),
-    "abs": (ops.abs, 1, 1),
+    "abs": (ops.absolute, 1, 1),
     "sin": (ops.sin, 1, 1),
     "cos": (ops.cos, 1, 1),
-    "sum": (lambda *xs: ops.sum(list(xs)), 1, None),               # one n-ary node
+    "sum": (lambda *xs: ops.sum_of(list(xs)), 1, None),               # one n-ary node
     "logsumexp": (lambda *xs: ops.logsumexp(list(xs)), 1, None),   # log(sum e^x_i)
 }
 

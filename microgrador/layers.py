@@ -17,12 +17,13 @@ These classes are exported from microgrador.nn; import them from there.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import ops
-from .engine import Value, as_float
+from .engine import Value, apply, as_float
 from .nn import ACTIVATIONS, MODULE_TYPES as _NN_TYPES, Init, Layer, Module, Seed, _rng
-from .ops import Dot, apply
+from .ops import Dot
 
 Image = Sequence[Sequence[Sequence[Union[float, Value]]]]   # [channel][row][column]
 
@@ -178,7 +179,7 @@ class Conv2d(Module):
             i, j = divmod(pos, out_c)
             field = tuple([flat[n] for n in inputs])
             if constants:   # pixels: constants of one Dot shared by every output channel
-                dot = Dot(len(field), tuple(map(float, field)), True).apply
+                dot = partial(apply, Dot(len(field), tuple(map(float, field)), True))
                 for o, params in enumerate(self.params):
                     ps = params if kernel is None else tuple([params[n] for n in kernel]) + params[-1:]
                     out[o][i][j] = dot(ps)
@@ -264,7 +265,7 @@ class AvgPool2d(_Pool2d):
                     if all(type(v) in (float, int) for v in window):
                         out_row.append(math.fsum(window) / n)
                     else:
-                        out_row.append(op.apply(tuple(_as_value(v, "AvgPool2d input") for v in window)))
+                        out_row.append(apply(op, tuple(_as_value(v, "AvgPool2d input") for v in window)))
                 out_channel.append(out_row)
             out.append(out_channel)
         return out
@@ -378,7 +379,7 @@ class BatchNorm1d(Module):
         m = self.momentum
         for k in range(self.num_features):
             column = [_as_value(x[k], f"BatchNorm1d sample {s} feature {k}") for s, x in enumerate(xs)]
-            mean = ops.sum(column) * (1.0 / B)
+            mean = ops.sum_of(column) * (1.0 / B)
             centred = [v - mean for v in column]
             var = ops.dot(centred, centred) * (1.0 / B)
             inv_std = (var + self.eps) ** -0.5

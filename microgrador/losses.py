@@ -74,7 +74,7 @@ def hinge(scores: Sequence[Scalar], target: int, margin: float = 1.0) -> Scalar:
     if len(scores) == 1:
         raise ValueError("hinge needs at least two scores (one per class)")
     st = scores[t]
-    return ops.sum([ops.relu(s - st + margin) for j, s in enumerate(scores) if j != t])
+    return ops.sum_of([ops.relu(s - st + margin) for j, s in enumerate(scores) if j != t])
 
 
 def _probability_target(target: object, what: str) -> float:
@@ -104,7 +104,7 @@ def binary_cross_entropy(p: Scalar, target: Union[int, float]) -> Scalar:
         terms.append(t * ops.log(p))
     if t < 1.0:
         terms.append((1.0 - t) * ops.log(1.0 - p))
-    return -ops.sum(terms)
+    return -ops.sum_of(terms)
 
 
 def binary_cross_entropy_with_logits(z: Scalar, target: Union[int, float]) -> Scalar:

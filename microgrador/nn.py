@@ -25,12 +25,13 @@ import math
 import os
 import random
 import re
+from functools import partial
 from operator import is_ as _is
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import ops
-from .engine import Value, as_float
-from .ops import Dot, apply
+from .engine import Value, apply, as_float
+from .ops import Dot
 
 Seed = Union[int, random.Random]
 StateDict = Dict[str, Union[float, List[float]]]
@@ -407,7 +408,7 @@ class Neuron(Module):
     def __call__(self, x: Sequence[Union[float, Value]]) -> Value:
         consts = _as_constants(x, self.nin, "Neuron")
         if consts is not None:
-            z = Dot(self.nin, consts, True).apply(self.params)
+            z = apply(Dot(self.nin, consts, True), self.params)
         else:
             if self._dot_values is None:
                 self._dot_values = Dot(self.nin, None, True)
@@ -468,7 +469,7 @@ class Layer(Module):
             return self._call_values(_as_values(x))
         op = Dot(self.nin, consts, True)      # shared by every neuron of the layer
         op.leaf_parents = self._params_are_leaves()
-        act, dot = self._act, op.apply
+        act, dot = self._act, partial(apply, op)
         if act is None:
             return [dot(n.params) for n in self.neurons]
         return [act(dot(n.params)) for n in self.neurons]

@@ -1,45 +1,39 @@
-"""The operations: each one's forward rule next to its derivative rule.
+"""The rules: each operation's forward rule next to its derivative rule.
 
-An `Op` has two methods:
+An `Op` is two rules:
 
     forward(*xs)          the result, from plain floats
     derivatives(out, *xs) d(out)/d(xs[i]) for each input, written with ordinary
                           arithmetic and the functions of this module
 
-`derivatives` runs on floats during the forward pass (cheap partials for
-backward) and, unchanged, on Values when `backward(create_graph=True)` or
-`microgrador.functional` needs derivatives of derivatives. So each rule is
-written exactly once. Every op also works on plain numbers: `exp(1.0)` is a float,
-`exp(Value(1.0))` is a Value.
+`derivatives` runs on floats during the forward pass (the local derivatives that
+backward() multiplies by) and, unchanged, on Values when `backward(create_graph=True)`
+or `microgrador.functional` needs derivatives of derivatives. So each rule is written
+exactly once, and the table below is the whole of the calculus the engine knows.
 
-To add your own op, subclass `Op` the same way (see `Op`'s docstring) and check it
-with `microgrador.testing.gradcheck`.
+Called on plain numbers an op is a function (`exp(1.0)` is a float); called on a
+Value it is recorded into the graph by the engine (`exp(Value(1.0))` is a Value):
+this module knows nothing of Values but that they record themselves (`_record`).
+To add your own op, subclass `Op` the same way and check it with
+`microgrador.testing.gradcheck`.
 """
 from __future__ import annotations
 
-import builtins
 import math
-from operator import attrgetter, mul as _mul
-from typing import List, Optional, Sequence, Union
+from operator import mul as _mul
+from typing import TYPE_CHECKING, List, Optional, Sequence, Union
 
-from .engine import Value, as_float
+from .floats import as_float, describe, is_number
 
-Scalar = Union[float, Value]
-_data = attrgetter("data")
-_make = Value._from_op
+if TYPE_CHECKING:                      # for the type hints only: no import at run time
+    from .engine import Value
+
+Scalar = Union[float, "Value"]
 _EXP_MAX = math.log(1.7976931348623157e308)   # exp(x) overflows a float above this
 
 
-def _constant(x: object, op_name: str) -> Value:
-    """A plain number used in an op, as a leaf Value (so drawings show it)."""
-    leaf = Value.__new__(Value)
-    leaf.data = x if type(x) is float else as_float(x, f"op {op_name!r}")
-    leaf.grad, leaf.label, leaf._parents, leaf._partials, leaf._op, leaf._index = 0.0, "", (), (), None, 0
-    return leaf
-
-
 class Op:
-    """An operation on scalars. Subclass it, set `name`, and write two rules:
+    """An operation on scalars. Subclass it, set `name`, and write the two rules:
 
         class Cube(Op):
             name = "cube"
@@ -55,9 +49,10 @@ class Op:
     """
 
     name = "op"
-    # Two promises an op may make about every node it makes, for backward()'s speed:
+    # Promises an op may make about every node it makes, for backward()'s speed:
     leaf_parents = False   # its parents are all leaves: the graph search need not look
     sparse = None          # (slots, partials): its only non-zero local derivatives
+    forward_parents = None  # a forward rule that reads the parent Values itself
 
     def forward(self, *xs: float) -> float:
         raise NotImplementedError
@@ -66,78 +61,41 @@ class Op:
         raise NotImplementedError
 
     def __call__(self, *args) -> Scalar:
+        """On plain numbers, the number; with a Value among the inputs, a new Value."""
         for a in args:
-            if not isinstance(a, Value):
-                return self._call_mixed(args)
-        xs = [a.data for a in args]          # the common case: Values only
-        out = self.forward(*xs)
-        return _make(self, out, args, self.derivatives(out, *xs))
-
-    def _call_mixed(self, args: tuple) -> Scalar:
-        if not any(isinstance(a, Value) for a in args):
-            # plain numbers in, plain number out: no graph, same domain checks
-            out = self.forward(*[as_float(a, f"op {self.name!r}") for a in args])
-            if not math.isfinite(out):
-                raise OverflowError(f"{self.name}: the result is {out} for inputs "
-                                    f"{', '.join(map(repr, args))}")
-            return out
-        # plain numbers next to Values become constant leaves of the graph
-        parents = tuple([a if isinstance(a, Value) else _constant(a, self.name) for a in args])
-        xs = [p.data for p in parents]
-        out = self.forward(*xs)
-        return _make(self, out, parents, self.derivatives(out, *xs))
+            if not is_number(a):
+                record = getattr(a, "_record", None)   # a Value records the op itself
+                if record is not None:
+                    return record(self, args)
+        out = self.forward(*[as_float(a, f"op {self.name!r}") for a in args])
+        if not math.isfinite(out):
+            raise OverflowError(f"{self.name}: the result is {out} for inputs {describe(args)}")
+        return out
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 
 
-class UnaryOp(Op):
-    """An Op of one input. Only the calling is specialised, for speed (these are the
-    most common nodes); the two rules are written exactly as for Op."""
-
-    def __call__(self, x):
-        if isinstance(x, Value):
-            d = x.data
-            out = self.forward(d)
-            return _make(self, out, (x,), self.derivatives(out, d))
-        return Op.__call__(self, x)
-
-
-class BinaryOp(Op):
-    """An Op of two inputs, with a plain number on either side made a constant leaf."""
-
-    def __call__(self, a, b):
-        if not isinstance(a, Value):
-            if not isinstance(b, Value):
-                return Op.__call__(self, a, b)          # two plain numbers
-            a = _constant(a, self.name)
-        elif not isinstance(b, Value):
-            b = _constant(b, self.name)
-        da, db = a.data, b.data
-        out = self.forward(da, db)
-        return _make(self, out, (a, b), self.derivatives(out, da, db))
-
-
 # --- arithmetic -------------------------------------------------------------------------
-class Add(BinaryOp):
+class Add(Op):
     name = "+"
     def forward(self, a, b): return a + b
     def derivatives(self, out, a, b): return (1.0, 1.0)
 
 
-class Sub(BinaryOp):
+class Sub(Op):
     name = "-"
     def forward(self, a, b): return a - b
     def derivatives(self, out, a, b): return (1.0, -1.0)
 
 
-class Mul(BinaryOp):
+class Mul(Op):
     name = "*"
     def forward(self, a, b): return a * b
     def derivatives(self, out, a, b): return (b, a)
 
 
-class Div(BinaryOp):
+class Div(Op):
     name = "/"
     def forward(self, a, b):
         if b == 0:
@@ -146,7 +104,7 @@ class Div(BinaryOp):
     def derivatives(self, out, a, b): return (1 / b, -out / b)   # d(a/b)/db = -a/b^2
 
 
-class Neg(UnaryOp):
+class Neg(Op):
     name = "neg"
     def forward(self, x): return -x
     def derivatives(self, out, x): return (-1.0,)
@@ -166,7 +124,7 @@ def _float_pow(x: float, n: float, op: Optional[str] = None) -> float:
         return -math.inf if negative else math.inf
 
 
-class PowConst(UnaryOp):
+class PowConst(Op):
     """x ** n for a constant exponent n: d/dx = n x^(n-1)."""
     name = "**"
 
@@ -188,14 +146,14 @@ class PowConst(UnaryOp):
         n = self.n
         if n == 0:
             return (0.0,)
-        if isinstance(x, Value):
+        if type(x) is not float:      # a Value (create_graph): the rule itself, on Values
             return (n * x ** (n - 1),)
         # A finite result can have a derivative beyond the float range (1e-300 ** -1 has
         # -1e600): it is then +-inf, as 1 / x gives, and as in PyTorch.
         return (n * _float_pow(x, n - 1),)
 
 
-class Pow(BinaryOp):
+class Pow(Op):
     """a ** b with both sides in the graph: d/da = b a^(b-1), d/db = a^b ln a (so a > 0)."""
     name = "pow"
 
@@ -208,7 +166,7 @@ class Pow(BinaryOp):
 
 
 # --- elementwise functions --------------------------------------------------------------
-class Exp(UnaryOp):
+class Exp(Op):
     name = "exp"
     def forward(self, x):
         if x > _EXP_MAX:
@@ -217,7 +175,7 @@ class Exp(UnaryOp):
     def derivatives(self, out, x): return (out,)                 # d e^x/dx = e^x
 
 
-class Log(UnaryOp):
+class Log(Op):
     name = "log"
     def forward(self, x):
         if x <= 0:
@@ -226,7 +184,7 @@ class Log(UnaryOp):
     def derivatives(self, out, x): return (1 / x,)
 
 
-class Sqrt(UnaryOp):
+class Sqrt(Op):
     name = "sqrt"
     def forward(self, x):
         if x <= 0:
@@ -235,13 +193,13 @@ class Sqrt(UnaryOp):
     def derivatives(self, out, x): return (0.5 / out,)           # 1 / (2 sqrt x)
 
 
-class Tanh(UnaryOp):
+class Tanh(Op):
     name = "tanh"
     def forward(self, x): return math.tanh(x)
     def derivatives(self, out, x): return (1 - out * out,)       # 1 - tanh(x)^2
 
 
-class Sigmoid(UnaryOp):
+class Sigmoid(Op):
     name = "sigmoid"
     def forward(self, x):
         # two forms, so exp never overflows: for x < 0 use e^x / (1 + e^x)
@@ -252,14 +210,14 @@ class Sigmoid(UnaryOp):
     def derivatives(self, out, x): return (out * (1 - out),)     # s(x) (1 - s(x))
 
 
-class Relu(UnaryOp):
+class Relu(Op):
     """max(0, x); the derivative at the kink x = 0 is taken as 0, as in PyTorch."""
     name = "relu"
     def forward(self, x): return x if x > 0 else 0.0
     def derivatives(self, out, x): return (1.0 if x > 0 else 0.0,)
 
 
-class LeakyRelu(UnaryOp):
+class LeakyRelu(Op):
     """x for x > 0, slope * x otherwise; derivative `slope` at x = 0, as in PyTorch."""
     def __init__(self, slope: float = 0.01) -> None:
         self.slope = slope
@@ -268,20 +226,20 @@ class LeakyRelu(UnaryOp):
     def derivatives(self, out, x): return (1.0 if x > 0 else self.slope,)
 
 
-class Abs(UnaryOp):
+class Abs(Op):
     """|x|; the derivative at x = 0 is taken as 0 (sign(0) = 0, as in PyTorch)."""
     name = "abs"
-    def forward(self, x): return builtins.abs(x)
+    def forward(self, x): return abs(x)
     def derivatives(self, out, x): return (1.0 if x > 0 else -1.0 if x < 0 else 0.0,)
 
 
-class Sin(UnaryOp):
+class Sin(Op):
     name = "sin"
     def forward(self, x): return math.sin(x)
     def derivatives(self, out, x): return (cos(x),)
 
 
-class Cos(UnaryOp):
+class Cos(Op):
     name = "cos"
     def forward(self, x): return math.cos(x)
     def derivatives(self, out, x): return (-sin(x),)
@@ -290,7 +248,7 @@ class Cos(UnaryOp):
 # --- n-ary: one node with n parents -------------------------------------------------------
 class Sum(Op):
     name = "sum"
-    def forward(self, *xs): return builtins.sum(xs)
+    def forward(self, *xs): return sum(xs)
     def derivatives(self, out, *xs): return (1.0,) * len(xs)
 
 
@@ -299,7 +257,7 @@ def _shifted_lse(xs: Sequence[float]) -> tuple:
     apart so that x_t - logsumexp(x) can be formed as (x_t - m) - r, where the large
     terms cancel first (at logits of 1e12, m + r would have lost r's digits)."""
     m = max(xs)
-    return m, math.log(builtins.sum([math.exp(x - m) for x in xs]))
+    return m, math.log(sum([math.exp(x - m) for x in xs]))
 
 
 class LogSumExp(Op):
@@ -322,11 +280,11 @@ class ShiftedLogSumExp(Op):
         self.m = m
     def forward(self, *xs):
         m = self.m
-        return math.log(builtins.sum([math.exp(x - m) for x in xs]))
+        return math.log(sum([math.exp(x - m) for x in xs]))
     def derivatives(self, out, *xs): return _softmax(xs)
 
 
-class SoftmaxAt(BinaryOp):
+class SoftmaxAt(Op):
     """Output i of softmax from x_i and the shared r: y_i = e^((x_i - m) - r);
     d y_i/d x_i = y_i, d y_i/d r = -y_i (r carries the rest of the chain rule)."""
     def __init__(self, i: int, m: float) -> None:
@@ -336,7 +294,7 @@ class SoftmaxAt(BinaryOp):
     def derivatives(self, out, x, r): return (out, -out)
 
 
-class LogSoftmaxAt(BinaryOp):
+class LogSoftmaxAt(Op):
     """Output i of log_softmax from x_i and the shared r: (x_i - m) - r, with the
     large terms cancelled first; d/dx_i = 1, d/dr = -1."""
     def __init__(self, i: int, m: float) -> None:
@@ -370,9 +328,11 @@ class Dot(Op):
 
     def __init__(self, n: int, consts: Optional[tuple] = None, bias: bool = False) -> None:
         self.n, self.consts, self.bias = n, consts, bias
+        self.forward_parents = None     # only with constants (below) is there a shortcut
         if consts is not None:
+            self.forward_parents = self._forward_nonzero
             self._const_partials = consts + (1.0,) if bias else consts
-            # A zero input adds nothing to the sum: apply() skips its weight. Most MNIST
+            # A zero input adds nothing to the sum: forward_parents skips its weight. Most MNIST
             # pixels are 0, so this is most of a layer's forward work.
             self._nonzero = [i for i, c in enumerate(consts) if c]
             self._nonzero_consts = [consts[i] for i in self._nonzero]
@@ -380,22 +340,18 @@ class Dot(Op):
             self.sparse = ((self._nonzero + [n], self._nonzero_consts + [1.0]) if bias
                            else (self._nonzero, self._nonzero_consts))
 
-    def apply(self, parents: tuple) -> "Value":
-        """ops.apply(self, parents), the same sum without the terms whose constant is 0
-        (a neuron's hot path, see nn.Layer)."""
-        if self.consts is None:
-            return apply(self, parents)
-        s = builtins.sum(map(_mul, [parents[i].data for i in self._nonzero], self._nonzero_consts))
-        if self.bias:
-            s += parents[-1].data
-        return _make(self, s, parents, self._const_partials)
+    def _forward_nonzero(self, parents: tuple) -> float:
+        """The forward rule read straight from the parent Values, without the terms
+        whose constant is 0 (a first-layer neuron's hot path: engine.apply uses it)."""
+        s = sum(map(_mul, [parents[i].data for i in self._nonzero], self._nonzero_consts))
+        return s + parents[-1].data if self.bias else s
 
     def forward(self, *xs):
         n = self.n
         if self.consts is not None:
-            s = builtins.sum(map(_mul, xs, self.consts))   # map stops after the n weights
+            s = sum(map(_mul, xs, self.consts))   # map stops after the n weights
         else:
-            s = builtins.sum(map(_mul, xs[:n], xs[n:2 * n]))
+            s = sum(map(_mul, xs[:n], xs[n:2 * n]))
         return s + xs[-1] if self.bias else s
 
     def derivatives(self, out, *xs):
@@ -407,10 +363,10 @@ class Dot(Op):
 
 
 # One shared instance per parameter-free op; the functions below are these instances.
-add, sub, mul, div, neg, pow = Add(), Sub(), Mul(), Div(), Neg(), Pow()
+add, sub, mul, div, neg = Add(), Sub(), Mul(), Div(), Neg()
 exp, log, sqrt, tanh, sigmoid = Exp(), Log(), Sqrt(), Tanh(), Sigmoid()
-relu, abs, sin, cos = Relu(), Abs(), Sin(), Cos()
-SUM, LOGSUMEXP = Sum(), LogSumExp()
+relu, absolute, sin, cos = Relu(), Abs(), Sin(), Cos()
+_pow, _sum, _logsumexp = Pow(), Sum(), LogSumExp()
 
 
 def leaky_relu(x: Scalar, slope: float = 0.01) -> Scalar:
@@ -420,54 +376,61 @@ def leaky_relu(x: Scalar, slope: float = 0.01) -> Scalar:
 
 def power(x: Scalar, n: Scalar) -> Scalar:
     """x ** n: a constant exponent gives one parent, a Value exponent two (then x > 0)."""
-    if isinstance(n, Value):
-        return pow(x, n)
+    if not is_number(n):
+        return _pow(x, n)
     return PowConst(as_float(n, "x ** n (the exponent)"))(x)
 
 
-# --- helpers on lists -----------------------------------------------------------------------
+# --- functions of a list: one node, or n + 1 nodes for n outputs ------------------------------
 def _check_list(xs: Sequence, what: str) -> None:
-    if isinstance(xs, (Value, str, bytes)) or not hasattr(xs, "__len__"):
+    if isinstance(xs, (str, bytes)) or not hasattr(xs, "__len__") or hasattr(xs, "_record"):
         raise TypeError(f"{what} takes a list of numbers or Values, got {type(xs).__name__}")
     if len(xs) == 0:
         raise ValueError(f"{what} of an empty list is undefined")
 
 
-def sum(values: Sequence[Scalar]) -> Scalar:  # noqa: A001 - mirrors torch.sum / jnp.sum
+def sum_of(values: Sequence[Scalar]) -> Scalar:
     """The sum of many Values as ONE node (not a chain of n - 1 additions)."""
     _check_list(values, "sum")
-    return SUM(*values)
+    return _sum(*values)
 
 
 def logsumexp(xs: Sequence[Scalar]) -> Scalar:
     """log(sum_i e^x_i), stable for large |x_i|."""
     _check_list(xs, "logsumexp")
-    return LOGSUMEXP(*xs)
+    return _logsumexp(*xs)
+
+
+def _value_of(x) -> float:
+    return x if type(x) is float else x.data
+
+
+def _all_numbers(xs: Sequence) -> bool:
+    return all(map(is_number, xs))
 
 
 def softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """e^x_i / sum_j e^x_j for each i, stable for large |x_i| (the max is subtracted)."""
     _check_list(xs, "softmax")
-    if not any(isinstance(x, Value) for x in xs):
+    if _all_numbers(xs):
         xs = [as_float(x, "softmax") for x in xs]
     return _softmax(xs)
 
 
 def _softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """softmax without the checks, for the derivative rules: floats or Values."""
-    for x in xs:
-        if isinstance(x, Value):
-            m, r = _shared_lse(xs)
-            return [SoftmaxAt(i, m)(x, r) for i, x in enumerate(xs)]
-    m = max(xs)
-    es = [math.exp(x - m) for x in xs]
-    total = builtins.sum(es)
-    return [e / total for e in es]
+    if _all_numbers(xs):
+        m = max(xs)
+        es = [math.exp(x - m) for x in xs]
+        total = sum(es)
+        return [e / total for e in es]
+    m, r = _shared_lse(xs)
+    return [SoftmaxAt(i, m)(x, r) for i, x in enumerate(xs)]
 
 
 def _shared_lse(xs: Sequence[Scalar]) -> tuple:
     """(m, the node r = log sum_j e^(x_j - m)) that every output of softmax or log_softmax uses."""
-    m = max([x.data if isinstance(x, Value) else x for x in xs])
+    m = max(map(_value_of, xs))
     return m, ShiftedLogSumExp(m)(*xs)
 
 
@@ -475,7 +438,7 @@ def log_softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """x_i - logsumexp(x) for each i: the log-probabilities, stable and exact at large
     logits ((x_i - m) - log sum_j e^(x_j - m), m = max x)."""
     _check_list(xs, "log_softmax")
-    if not any(isinstance(x, Value) for x in xs):
+    if _all_numbers(xs):
         m, r = _shifted_lse([as_float(x, "log_softmax") for x in xs])
         return [(x - m) - r for x in xs]
     m, r = _shared_lse(xs)
@@ -499,10 +462,6 @@ def class_index(target: object, n: int, what: str) -> int:
     return target
 
 
-_NUMBERS = {float, int}
-_VALUES = {Value}
-
-
 def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None) -> Scalar:
     """sum_i a_i * b_i (+ bias) as ONE node. Plain numbers in `b` (inputs, pixels)
     are constants, not graph nodes: only the Values are parents."""
@@ -510,31 +469,11 @@ def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None)
     if not hasattr(b, "__len__") or len(a) != len(b):
         raise ValueError(f"dot: the two lists must have the same length, got {len(a)} "
                          f"and {len(b) if hasattr(b, '__len__') else type(b).__name__}")
-    if bias is not None and not isinstance(bias, Value):
-        if not (set(map(type, a)) | set(map(type, b))) & _VALUES:
-            bias = as_float(bias, "dot(bias)")      # numbers only: a plain number
-        else:
-            bias = _constant(bias, "dot(bias)")
-    kinds_a, kinds_b = set(map(type, a)), set(map(type, b))
-    if kinds_a == _VALUES and kinds_b <= _NUMBERS:
-        op, parents = Dot(len(a), tuple(map(float, b)), bias is not None), (*a,)
-    elif kinds_b == _VALUES and kinds_a <= _NUMBERS:
-        op, parents = Dot(len(a), tuple(map(float, a)), bias is not None), (*b,)
-    else:
-        # Values on both sides (numbers among them become constant leaves),
-        # or numbers only, which give a plain number
-        args = [*a, *b] if bias is None else [*a, *b, bias]
-        if kinds_a | kinds_b != _VALUES:
-            return Dot(len(a), None, bias is not None)(*args)
-        op, parents = Dot(len(a), None, bias is not None), (*a, *b)
-    return apply(op, parents if bias is None else (*parents, bias))
-
-
-def apply(op: Op, parents: tuple) -> Value:
-    """`op` applied to a tuple of Values, with no checks and no copies: the hot path
-    of every neuron. A layer makes one Dot(n, inputs, bias=True) and applies it to
-    each neuron's parameter tuple (w_1, ..., w_n, b)."""
-    xs = [p.data for p in parents]
-    out = op.forward(*xs)
-    return _make(op, out, parents, op.derivatives(out, *xs))
-
+    numbers_a, numbers_b = _all_numbers(a), _all_numbers(b)
+    extra = () if bias is None else (bias,)
+    if numbers_b and not numbers_a and not any(map(is_number, a)):
+        return Dot(len(a), tuple([as_float(x, "dot") for x in b]), bias is not None)(*a, *extra)
+    if numbers_a and not numbers_b and not any(map(is_number, b)):
+        return Dot(len(a), tuple([as_float(x, "dot") for x in a]), bias is not None)(*b, *extra)
+    # Values on both sides (numbers among them become constant leaves), or numbers only
+    return Dot(len(a), None, bias is not None)(*a, *b, *extra)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Tuple, Union
 
-from .engine import Value, _float, as_float, topological_order
+from .engine import Value, _float, as_float, chain_rule, topological_order
 
 Roots = Union[Value, Iterable[Value]]
 
@@ -62,16 +62,28 @@ def backward_steps(root: Value, grad: float = 1.0) -> Iterator[Step]:
         node.grad = 0.0
     root.grad = grad
     total = len(order)
-    for index, node in enumerate(reversed(order)):
+    sweep = chain_rule(order)     # backward()'s own sweep, paused before each node
+    node = next(sweep)
+    for index in range(total):
         g = node.grad
-        skipped = g == 0.0
-        updates = []
-        for parent, d in zip(node._parents, node._partials):
-            contribution = g * d
-            if not skipped and d:   # backward() skips these too: adding 0.0 could flip a -0.0
-                parent.grad += contribution
-            updates.append(ParentUpdate(parent, d, contribution, _float(parent.grad)))
-        yield Step(index, total, node, g, tuple(updates), skipped)
+        before = {parent: parent.grad for parent in node._parents}
+        following = next(sweep, None)      # this passes node's grad to its parents
+        yield Step(index, total, node, g, _updates(node, g, before), g == 0.0)
+        node = following
+
+
+def _updates(node: Value, g: float, before: Dict[Value, float]) -> Tuple[ParentUpdate, ...]:
+    """What chain_rule just added to each parent, with each parent's grad after its term.
+    The running sums repeat the sweep's additions in its order (a parent met twice, as
+    in x * x, gets two terms), skipping the terms it skips, so they are its numbers."""
+    running = dict(before)
+    updates = []
+    for parent, d in zip(node._parents, node._partials):
+        contribution = g * d
+        if g != 0.0 and d:
+            running[parent] = running[parent] + contribution
+        updates.append(ParentUpdate(parent, d, contribution, _float(running[parent])))
+    return tuple(updates)
 
 
 def count_steps(root: Value) -> int:

@@ -126,7 +126,7 @@ SMOOTH_OPS = {
     "sqrt": lambda a, b: ops.sqrt(1 + a * a),
     "square": lambda a, b: a ** 2,
     "pow": lambda a, b: (1 + a * a) ** ops.tanh(b),
-    "sum": lambda a, b: ops.sum([a, b, a]),
+    "sum": lambda a, b: ops.sum_of([a, b, a]),
     "dot": lambda a, b: ops.dot([a, b], [b, 0.5]),
     "logsumexp": lambda a, b: ops.logsumexp([a, b]),
     "softmax": lambda a, b: ops.softmax([a, b, 0.3])[0],
@@ -149,7 +149,7 @@ class Expression:
         for name, i, j in self.program:
             slots.append(self.table[name](slots[i], slots[j]))
         # the output mixes every slot so no input is left out by chance
-        return ops.sum(slots[self.num_inputs:]) if self.program else ops.sum(slots)
+        return ops.sum_of(slots[self.num_inputs:]) if self.program else ops.sum_of(slots)
 
     def __repr__(self) -> str:
         inputs = "s0" if self.num_inputs == 1 else f"s0..s{self.num_inputs - 1}"

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from .datasets import NUM_CLASSES, TITLES
 from .engine import Value, no_grad
 from .losses import cross_entropy
-from .ops import sum as sum_values
+from .ops import sum_of as sum_values
 from .layers import small_lenet
 from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
 from .optim import SGD, Optimizer
