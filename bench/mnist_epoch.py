@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from microgrador import training  # noqa: E402
+from microgrador import train_cli, training  # noqa: E402
 from microgrador.datasets import load_mnist  # noqa: E402
 from microgrador.nn import MLP  # noqa: E402
 from microgrador.optim import SGD  # noqa: E402
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--subset", action="store_true", help="the bundled subset (a quick try)")
     parser.add_argument("--limit", type=int, help="train on the first N images only")
     parser.add_argument("--val-limit", type=int, help="evaluate on the first N test images only")
-    parser.add_argument("--lr", type=float, default=training.MNIST_LR)
+    parser.add_argument("--lr", type=float, default=train_cli.MNIST_LR)
     parser.add_argument("--hidden", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--freeze", action="store_true",

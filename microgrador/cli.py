@@ -13,7 +13,7 @@ from typing import List, Optional
 COMMAND_MODULES = [
     "microgrador.demo",          # microgrador demo
     "microgrador.scalar_net",    # microgrador scalar-net
-    "microgrador.training",      # microgrador train {synth,mnist}, microgrador evaluate
+    "microgrador.train_cli",     # microgrador train {synth,mnist,fashion}, microgrador evaluate
     "microgrador.draw_cli",      # microgrador draw
     "microgrador.check_cli",     # microgrador check
     "microgrador.exercises_cli", # microgrador exercises {init,check}
