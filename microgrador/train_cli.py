@@ -20,10 +20,11 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from .checkpoint import model_from_checkpoint, read_checkpoint
 from .datasets import NUM_CLASSES, TITLES
 from .layers import small_lenet
 from .losses import cross_entropy
-from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module, model_from_checkpoint, read_checkpoint
+from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module
 from .optim import SGD
 from .training import (Data, ImageView, LossFn, PixelView, confusion_matrix, format_confusion,
                        is_count, peak_rss_mb, plot_history, require_matplotlib, train)
