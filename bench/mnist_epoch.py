@@ -75,14 +75,12 @@ def main() -> None:
                 print(f"  ... {steps[0]:,} samples in {seconds:.0f} s ({steps[0] / seconds:.1f}/s), "
                       f"peak RSS {training.peak_rss_mb():.0f} MB", flush=True)
         optimizer.step = step_and_report
-    history = training.train(model, optimizer,
-                             (training.PixelView(train_set.images), train_set.labels),
-                             None, epochs=1, seed=args.seed, progress=not args.no_progress)
+    history = training.train(model, optimizer, train_set.xy(), None, epochs=1, seed=args.seed,
+                             progress=not args.no_progress)
     train_seconds = history.total_seconds
     gc_after = [s["collections"] for s in gc.get_stats()] if gc_before is not None else None
     t0 = time.perf_counter()
-    loss, acc = training.evaluate(model, training.PixelView(test_set.images), test_set.labels,
-                                  progress=not args.no_progress, desc="test")
+    loss, acc = training.evaluate(model, *test_set.xy(), progress=not args.no_progress, desc="test")
     eval_seconds = time.perf_counter() - t0
     rss = training.peak_rss_mb()
 

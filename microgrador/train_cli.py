@@ -26,8 +26,7 @@ from .layers import small_lenet
 from .losses import cross_entropy
 from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module
 from .optim import SGD
-from .training import (Data, ImageView, LossFn, PixelView, confusion_matrix, format_confusion,
-                       is_count, peak_rss_mb, plot_history, require_matplotlib, train)
+from .training import (Data, LossFn, confusion_matrix, format_confusion, is_count, peak_rss_mb, plot_history, require_matplotlib, train)
 
 
 # --- options -----------------------------------------------------------------------------------
@@ -338,15 +337,13 @@ def train_mnist(args: argparse.Namespace) -> int:
     if args.model == "mlp":
         model: Module = MLP(train_set.rows * train_set.cols, [args.hidden, 10],
                             activation=args.activation, init=init, seed=args.seed)
-        view: Callable = PixelView
     else:
         model = small_lenet(10, batch_norm=args.model == "cnn-bn", init=init, seed=args.seed)
-        view = lambda images: ImageView(images, train_set.cols)   # noqa: E731
     data = {"dataset": dataset, "source": info["source"], "path": info["path"], "final": args.final,
             "subset": info["source"] == "bundled subset", "evaluation_split": info["evaluation_split"],
             "limit": args.limit, "val_limit": args.val_limit}
-    return run_training(args, model, (view(train_set.images), train_set.labels),
-                        (view(eval_set.images), eval_set.labels), dataset,
+    images = args.model != "mlp"       # a CNN takes x[channel][row][column]
+    return run_training(args, model, train_set.xy(images), eval_set.xy(images), dataset,
                         settings={"init": repr(init), "data": data, "data_note": info["note"]},
                         val_name=info["evaluation_split"])
 
@@ -464,8 +461,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     limit = args.limit if args.limit is not None else data.get("val_limit")
     if is_count(limit):
         eval_set = eval_set.split(0, limit)
-    xs = ImageView(eval_set.images, eval_set.cols) if images else PixelView(eval_set.images)
-    ys = eval_set.labels
+    xs, ys = eval_set.xy(images)
     t0 = time.perf_counter()
     matrix, loss, acc = confusion_matrix(model, xs, ys, 10, progress=not args.no_progress)
     seconds = time.perf_counter() - t0

@@ -20,10 +20,12 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from .datasets import ImageView, PixelView  # noqa: F401  (imported from here by older code)
 from .engine import Value, no_grad
 from .losses import cross_entropy
 from .ops import sum as sum_values
 from .optim import Optimizer
+from .progress import NoBar, progress_bar
 
 LossFn = Callable[[List[Value], Any], Value]
 Data = Tuple[Sequence, Sequence]
@@ -173,7 +175,7 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     # almost never runs a full collection (counted over a 60,000-sample epoch by
     # bench/mnist_epoch.py); freezing made no measurable difference.
     start = time.perf_counter()
-    epoch, done, total, t0, bar = 0, 0, 0.0, start, _NoBar()
+    epoch, done, total, t0, bar = 0, 0, 0.0, start, NoBar()
     validating: Optional[Dict[str, float]] = None   # the epoch's figures while it is validated
     try:
         for epoch in range(1, epochs + 1):
@@ -241,23 +243,10 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     return history
 
 
-class _NoBar:
-    """Stands in for a tqdm bar when there is none."""
-    def update(self, n): pass
-    def set_postfix_str(self, s, refresh=True): pass
-    def close(self): pass
-
-
 def _progress(total: int, desc: str, enabled: bool):
-    """A tqdm bar on stderr (hidden when stderr is not a terminal), or a stand-in."""
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:   # a declared dependency, but the loop must not need it
-        return _NoBar()
-    return tqdm(total=total, desc=desc, unit="sample", unit_scale=True, leave=False,
-                file=sys.stderr, disable=None, dynamic_ncols=True)
+    """A bar counting samples (hidden when stderr is not a terminal), or a stand-in."""
+    return progress_bar(total, desc, enabled, unit="sample", unit_scale=True, disable=None,
+                        dynamic_ncols=True)
 
 
 # --- plots ------------------------------------------------------------------------------------------
@@ -312,39 +301,6 @@ def peak_rss_mb() -> Optional[float]:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
-
-
-class PixelView:
-    """The images of an ImageSet as a read-only sequence of pixel tuples in [0, 1],
-    made when a sample is used (the set keeps one bytes object per image, so the
-    60,000 training images stay ~50 MB instead of ~1.5 GB of float lists). A tuple
-    of floats is what a Layer takes as constants without converting it."""
-
-    __slots__ = ("images", "_scale")
-
-    def __init__(self, images: Sequence[bytes]) -> None:
-        self.images = images
-        self._scale = [level / 255.0 for level in range(256)].__getitem__   # grey level -> [0, 1]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> Tuple[float, ...]:
-        return tuple(map(self._scale, self.images[i]))
-
-
-class ImageView(PixelView):
-    """The images as one-channel nested lists x[0][row][column], what Conv2d takes."""
-
-    __slots__ = ("cols",)
-
-    def __init__(self, images: Sequence[bytes], cols: int) -> None:
-        super().__init__(images)
-        self.cols = cols
-
-    def __getitem__(self, i: int) -> List[List[Tuple[float, ...]]]:
-        pixels, c = super().__getitem__(i), self.cols
-        return [[pixels[r:r + c] for r in range(0, len(pixels), c)]]
 
 
 def format_confusion(matrix: List[List[int]]) -> str:
