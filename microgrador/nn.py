@@ -329,7 +329,11 @@ def describe_config(cfg: Any) -> str:
             return f"Layer({cfg['nin']} -> {cfg['nout']}, {cfg['activation']})"
         if t == "Neuron":
             return f"Neuron({cfg['nin']} inputs, {cfg['activation']})"
-    except (KeyError, TypeError):
+        if t == "Sequential":   # the image layers by their type: their options make a long line
+            return "Sequential(" + ", ".join(
+                describe_config(layer) if layer.get("type") in MODULE_TYPES else str(layer.get("type"))
+                for layer in cfg["layers"]) + ")"
+    except (KeyError, TypeError, AttributeError):   # a malformed config from a file
         pass
     return json.dumps(cfg)
 

@@ -24,7 +24,7 @@ from .checkpoint import model_from_checkpoint, read_checkpoint
 from .datasets import NUM_CLASSES, TITLES
 from .layers import small_lenet
 from .losses import cross_entropy
-from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module
+from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module, describe_config
 from .optim import SGD
 from .training import (Data, LossFn, confusion_matrix, format_confusion, is_count, peak_rss_mb, plot_history, require_matplotlib, train)
 
@@ -187,10 +187,8 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
         else:
             report["checkpoint"] = args.save
     if args.plot and history.curve:
-        cfg = model.config()
-        shape = "-".join(str(n) for n in [cfg["nin"], *cfg["sizes"]]) if "sizes" in cfg else ""
         try:
-            plot_history(history, args.plot, title=f"{dataset}: {cfg.get('type', '')} {shape}, "
+            plot_history(history, args.plot, title=f"{dataset}: {describe_config(model.config())}, "
                                                     f"SGD lr={args.lr:g}")
         except (OSError, ValueError, RuntimeError) as e:
             print(f"train {dataset}: cannot save the plot to {args.plot}: {e}", file=sys.stderr)
@@ -475,20 +473,11 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
                           "data_note": info["note"]}))
         return 0
     where = "the bundled subset" if info["source"] == "bundled subset" else info["source"]
-    print(f"{path}: {_describe(cfg)}")
+    print(f"{path}: {describe_config(cfg)}")
     print(f"{title} {split} set from {where}: {len(ys):,} images")
     print(f"accuracy {100 * acc:.2f}% ({correct:,} of {len(ys):,})  loss {loss:.4f}  ({seconds:.1f} s)")
     print(format_confusion(matrix))
     return 0
-
-
-def _describe(cfg: Dict[str, Any]) -> str:
-    if cfg.get("type") == "Sequential":
-        return "Sequential: " + ", ".join(str(layer.get("type")) for layer in cfg["layers"])
-    if cfg.get("type") == "MLP":
-        return (f"MLP {' -> '.join(str(n) for n in [cfg['nin'], *cfg['sizes']])}, "
-                f"{cfg['activation']} hidden units")
-    return json.dumps(cfg)
 
 
 def register(subparsers) -> None:
