@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import ops
 from .engine import Value, as_float
@@ -87,6 +87,18 @@ def _vector(v: Any, n: int, name: str, why: str = "") -> List[float]:
     return [as_float(x, f"{name}[{i}]") for i, x in enumerate(v)]
 
 
+def _sum_of_products(start: Value, pairs: List[Tuple[Value, Value]], label: str) -> Value:
+    """start + a_0 * w_0 + a_1 * w_1 + ...: each product its own node labelled "a*w",
+    the sum a chain of `+` nodes, so a drawing shows every step of the chain rule."""
+    total = start
+    for a, w in pairs:
+        prod = a * w
+        prod.label = f"{a.label}*{w.label}"
+        total = total + prod
+    total.label = label
+    return total
+
+
 def build(x: Sequence[float] = X, target: int = TARGET, W: Sequence = W, b: Sequence = B,
           V: Sequence = V, c: Sequence = C) -> ScalarNet:
     """Build the network's graph from elementary ops (no backward yet).
@@ -114,25 +126,13 @@ def build(x: Sequence[float] = X, target: int = TARGET, W: Sequence = W, b: Sequ
     W, b, V, c = params["W"], params["b"], params["V"], params["c"]
 
     k, h = [], []                         # hidden unit j: k[j], then h[j] = sigmoid(k[j])
-    for j in range(m):
-        total = b[j]
-        for i in range(n):                # k_j = b_j + x_0 W[0][j] + x_1 W[1][j] + ...
-            prod = inputs[i] * W[i][j]
-            prod.label = f"x[{i}]*W[{i}][{j}]"
-            total = total + prod
-        total.label = f"k[{j}]"
-        k.append(total)
-        h.append(ops.sigmoid(total))
+    for j in range(m):                    # k_j = b_j + x_0 W[0][j] + x_1 W[1][j] + ...
+        k.append(_sum_of_products(b[j], [(inputs[i], W[i][j]) for i in range(n)], f"k[{j}]"))
+        h.append(ops.sigmoid(k[j]))
         h[j].label = f"h[{j}]"
-    o = []                                # output `out` (the k of o_k in the formulas above)
-    for out in range(p):
-        total = c[out]
-        for j in range(m):                # o_k = c_k + h_0 V[0][k] + h_1 V[1][k] + ...
-            prod = h[j] * V[j][out]
-            prod.label = f"h[{j}]*V[{j}][{out}]"
-            total = total + prod
-        total.label = f"o[{out}]"
-        o.append(total)
+    # output `out` (the k of o_k in the formulas above): o_k = c_k + h_0 V[0][k] + h_1 V[1][k] + ...
+    o = [_sum_of_products(c[out], [(h[j], V[j][out]) for j in range(m)], f"o[{out}]")
+         for out in range(p)]
     y = ops.softmax(o)
     for out, y_out in enumerate(y):
         y_out.label = f"y[{out}]"
