@@ -13,6 +13,7 @@ import pytest
 from microgrador import datasets
 from microgrador.cli import main
 from microgrador.datasets import load_mnist
+from microgrador.engine import Value
 from microgrador.nn import MLP, load_model, read_checkpoint
 from microgrador.optim import SGD
 from microgrador import training
@@ -217,6 +218,40 @@ def test_minibatch_steps_with_the_mean_gradient():
     got = [[p.data for p in n.params] for n in model.layers[0].neurons]
     for k in range(2):
         assert got[k] == pytest.approx(expected_w[k] + [expected_b[k]], abs=1e-12)
+
+
+class _Line:
+    """y = w x with one weight: small enough to follow every SGD step by hand.
+    With `batchwise`, train() runs a minibatch through forward_batch() and takes one
+    backward() of the summed loss, the path a Sequential with BatchNorm1d takes."""
+
+    def __init__(self, w: float, batchwise: bool) -> None:
+        self.w = Value(w)
+        self.batchwise = batchwise
+
+    def __call__(self, x):
+        return self.w * x
+
+    def forward_batch(self, xs):
+        return [self.w * x for x in xs]
+
+
+@pytest.mark.parametrize("batchwise", [False, True])
+def test_a_partial_last_batch_steps_with_its_own_mean_gradient(batchwise):
+    """Three samples in batches of 2: the second batch has one sample, and its step
+    must use that sample's whole gradient (scale 1/1, not 1/batch_size). Squared error
+    (w x - y)^2 has d/dw = 2 (w x - y) x; worked out by hand, lr 0.1, w = 0 at first:
+      batch [0, 1] at w = 0: gradients 2(0 - 2)1 = -4 and 2(0 - 4)2 = -16, mean -10,
+                             so w = 0 - 0.1 (-10) = 1;
+      batch [2]    at w = 1: gradient 2(1*3 - 6)3 = -18, so w = 1 - 0.1 (-18) = 2.8
+    (1/batch_size would give 1.9). The losses, each before its step: 4, 16 and 9."""
+    model = _Line(0.0, batchwise)
+    xs, ys = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
+    history = train(model, SGD([model.w], lr=0.1), (xs, ys), epochs=1, shuffle=False,
+                    progress=False, batch_size=2, loss_fn=lambda out, y: (out - y) ** 2)
+    assert model.w.data == pytest.approx(2.8, abs=1e-12)
+    assert history.samples == 3
+    assert history.epochs[0]["train_loss"] == pytest.approx((4 + 16 + 9) / 3, abs=1e-12)
 
 
 def test_pixel_view_scales_grey_levels_to_the_unit_interval():
