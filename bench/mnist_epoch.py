@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from microgrador import training  # noqa: E402
+from microgrador import train_cli, training  # noqa: E402
 from microgrador.datasets import load_mnist  # noqa: E402
 from microgrador.nn import MLP  # noqa: E402
 from microgrador.optim import SGD  # noqa: E402
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--subset", action="store_true", help="the bundled subset (a quick try)")
     parser.add_argument("--limit", type=int, help="train on the first N images only")
     parser.add_argument("--val-limit", type=int, help="evaluate on the first N test images only")
-    parser.add_argument("--lr", type=float, default=training.MNIST_LR)
+    parser.add_argument("--lr", type=float, default=train_cli.MNIST_LR)
     parser.add_argument("--hidden", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--freeze", action="store_true",
@@ -75,14 +75,12 @@ def main() -> None:
                 print(f"  ... {steps[0]:,} samples in {seconds:.0f} s ({steps[0] / seconds:.1f}/s), "
                       f"peak RSS {training.peak_rss_mb():.0f} MB", flush=True)
         optimizer.step = step_and_report
-    history = training.train(model, optimizer,
-                             (training.PixelView(train_set.images), train_set.labels),
-                             None, epochs=1, seed=args.seed, progress=not args.no_progress)
+    history = training.train(model, optimizer, train_set.xy(), None, epochs=1, seed=args.seed,
+                             progress=not args.no_progress)
     train_seconds = history.total_seconds
     gc_after = [s["collections"] for s in gc.get_stats()] if gc_before is not None else None
     t0 = time.perf_counter()
-    loss, acc = training.evaluate(model, training.PixelView(test_set.images), test_set.labels,
-                                  progress=not args.no_progress, desc="test")
+    loss, acc = training.evaluate(model, *test_set.xy(), progress=not args.no_progress, desc="test")
     eval_seconds = time.perf_counter() - t0
     rss = training.peak_rss_mb()
 

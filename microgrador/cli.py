@@ -3,20 +3,23 @@ provides `register(subparsers)`; this file only gathers them."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
 import sys
 from typing import List, Optional
 
-# module that provides register(subparsers), in the order `--help` lists them
+from . import check_cli, demo, draw_cli, exercises_cli, scalar_net, train_cli
+
+# modules that provide register(subparsers), in the order `--help` lists them. Imported
+# above, not looked up by name: a module that fails to import is an error, not a
+# command that quietly goes missing.
 COMMAND_MODULES = [
-    "microgrador.demo",          # microgrador demo
-    "microgrador.scalar_net",    # microgrador scalar-net
-    "microgrador.training",      # microgrador train {synth,mnist}, microgrador evaluate
-    "microgrador.draw_cli",      # microgrador draw
-    "microgrador.check_cli",     # microgrador check
-    "microgrador.exercises_cli", # microgrador exercises {init,check}
+    demo,            # microgrador demo
+    scalar_net,      # microgrador scalar-net
+    train_cli,       # microgrador train {synth,mnist,fashion}, microgrador evaluate
+    draw_cli,        # microgrador draw
+    check_cli,       # microgrador check
+    exercises_cli,   # microgrador exercises {init,check}
 ]
 
 
@@ -27,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     parser.add_argument("--version", action="version", version=f"microgrador {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:   # a real missing dependency, not a command still to come
-                raise
-            continue
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 

@@ -19,12 +19,13 @@ import math
 import operator
 import os
 import struct
-import sys
 import tempfile
 import time
 import urllib.request
 import zlib
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .progress import progress_bar
 
 __all__ = ["DataError", "ImageSet", "read_idx", "load_mnist", "default_data_dir", "download",
            "verify_uncompressed", "MIRRORS", "MD5", "MNIST_SHA256"]
@@ -280,6 +281,7 @@ def _read_labels(path: str) -> bytes:
 
 # Grey level -> float in [0, 1], computed once: scaling a sample is then one lookup per pixel.
 _PIXEL_SCALE = [level / 255.0 for level in range(256)]
+_scaled = _PIXEL_SCALE.__getitem__
 
 
 class ImageSet:
@@ -305,7 +307,13 @@ class ImageSet:
 
     def pixels(self, i: int) -> List[float]:
         """The pixels of image i, row by row, scaled to [0, 1]."""
-        return [_PIXEL_SCALE[level] for level in self.images[i]]
+        return list(map(_scaled, self.images[i]))
+
+    def xy(self, images: bool = False) -> Tuple[Sequence, bytes]:
+        """(inputs, labels) as train() and evaluate() take them: the inputs are flat
+        pixel tuples (a PixelView), or with images=True one-channel images
+        x[0][row][column] for Conv2d (an ImageView); made when a sample is used."""
+        return (ImageView(self.images, self.cols) if images else PixelView(self.images)), self.labels
 
     def label(self, i: int) -> int:
         """The class (0..9) of image i."""
@@ -321,6 +329,38 @@ class ImageSet:
 
     def __repr__(self) -> str:
         return f"ImageSet({len(self)} images of {self.rows}x{self.cols})"
+
+
+class PixelView:
+    """The images of an ImageSet as a read-only sequence of pixel tuples in [0, 1],
+    made when a sample is used (the set keeps one bytes object per image, so the
+    60,000 training images stay ~50 MB instead of ~1.5 GB of float lists). A tuple
+    of floats is what a Layer takes as constants without converting it."""
+
+    __slots__ = ("images",)
+
+    def __init__(self, images: Sequence[bytes]) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> Tuple[float, ...]:
+        return tuple(map(_scaled, self.images[i]))
+
+
+class ImageView(PixelView):
+    """The images as one-channel nested lists x[0][row][column], what Conv2d takes."""
+
+    __slots__ = ("cols",)
+
+    def __init__(self, images: Sequence[bytes], cols: int) -> None:
+        super().__init__(images)
+        self.cols = cols
+
+    def __getitem__(self, i: int) -> List[List[Tuple[float, ...]]]:
+        pixels, c = super().__getitem__(i), self.cols
+        return [[pixels[r:r + c] for r in range(0, len(pixels), c)]]
 
 
 def _read_image_set(images_path: str, labels_path: str) -> ImageSet:
@@ -392,25 +432,9 @@ class _DownloadFailed(DataError):
         self.unreachable = unreachable
 
 
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: Optional[int], description: str, enabled: bool):
-    """A tqdm bar on stderr if tqdm is installed and progress is wanted, else a silent stand-in."""
-    if enabled:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            pass
-        else:
-            return tqdm(total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
-                        file=sys.stderr, leave=False)
-    return _NoProgress()
+    """A download's bar, counting bytes (tests replace it to watch a download)."""
+    return progress_bar(total, description, enabled, unit="B", unit_scale=True, unit_divisor=1024)
 
 
 def _fetch(url: str, path: str, md5: str, progress: bool, max_bytes: Optional[int] = None,

@@ -115,17 +115,15 @@ def mnist_example(limit: int, epochs: int, hidden: int = 32) -> None:
     from .datasets import load_mnist
     from .nn import MLP
     from .optim import SGD
-    from .training import PixelView, train
+    from .training import train
     train_set, val_set, info = load_mnist(subset=True, progress=False)
     train_set = train_set.split(0, min(limit, len(train_set)))
     print(f"\n4. MNIST in pure Python: MLP 784 -> {hidden} -> 10 (sigmoid), per-sample SGD, "
           f"lr 0.05, on {len(train_set):,} images of the bundled subset, validated on "
           f"{len(val_set):,} others:")
     net = MLP(784, [hidden, 10], activation="sigmoid", init="lecun", seed=0)
-    history = train(net, SGD(net.parameters(), lr=0.05),
-                    (PixelView(train_set.images), train_set.labels),
-                    (PixelView(val_set.images), val_set.labels), epochs=epochs,
-                    on_epoch=_report_epoch)
+    history = train(net, SGD(net.parameters(), lr=0.05), train_set.xy(), val_set.xy(),
+                    epochs=epochs, on_epoch=_report_epoch)
     rate = history.samples / history.train_seconds if history.train_seconds else math.inf
     commonest = max(val_set.labels.count(d) for d in range(10)) / len(val_set)
     print(f"   {history.total_seconds:.1f} s ({rate:,.0f} training samples/s); always answering "

@@ -12,6 +12,7 @@ and `show_local=True` writes the factor d(result)/d(parent) on the parent's edge
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -51,33 +52,33 @@ class GraphTooLarge(ValueError):
     """The drawing would have more nodes than `max_nodes`."""
 
 
+@contextlib.contextmanager
+def _needs_dot(what: str) -> Iterator[None]:
+    """Inside the block, graphviz's ExecutableNotFound becomes a GraphvizNotFound that
+    says what needed `dot` and how to install it (one already raised passes as it is)."""
+    try:
+        yield
+    except GraphvizNotFound:
+        raise
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFound(what) from None
+
+
 class Drawing(graphviz.Digraph):
     """A graphviz.Digraph whose rendering methods explain how to install Graphviz
     when `dot` is missing. Jupyter displays it inline (`_repr_mimebundle_`)."""
 
     def pipe(self, *args, **kwargs):
-        try:
+        with _needs_dot("rendering a drawing"):
             return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            if isinstance(e, GraphvizNotFound):
-                raise
-            raise GraphvizNotFound("rendering a drawing") from None
 
     def render(self, *args, **kwargs):
-        try:
+        with _needs_dot("rendering a drawing"):
             return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            if isinstance(e, GraphvizNotFound):
-                raise
-            raise GraphvizNotFound("rendering a drawing") from None
 
     def _repr_mimebundle_(self, *args, **kwargs):
-        try:
+        with _needs_dot("showing a drawing in Jupyter"):
             return super()._repr_mimebundle_(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            if isinstance(e, GraphvizNotFound):
-                raise
-            raise GraphvizNotFound("showing a drawing in Jupyter") from None
 
 
 # --- labels ----------------------------------------------------------------------------
@@ -281,12 +282,8 @@ def save(drawing: graphviz.Digraph, path: Union[str, os.PathLike],
     if fmt in SOURCE_FORMATS:
         path.write_text(drawing.source, encoding="utf-8")
         return path
-    try:
+    with _needs_dot(f"saving {path.name}"):
         data = drawing.pipe(format=fmt)
-    except graphviz.ExecutableNotFound as e:
-        if isinstance(e, GraphvizNotFound):
-            raise
-        raise GraphvizNotFound(f"saving {path.name}") from None
     path.write_bytes(data)
     return path
 

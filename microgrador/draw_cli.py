@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Dict, List
 
+from . import draw as drawing
+from .draw import RANKDIRS, RENDER_FORMATS
+
 SCALAR_NET = "scalar-net"
-# The same as draw.RANKDIRS and draw's formats, written out so that `microgrador --help`
-# works even where the graphviz package is missing; `draw` itself then says what to install.
-RANKDIRS = ("LR", "RL", "TB", "BT")
-STEP_FORMATS = ("svg", "png", "pdf", "dot")
+STEP_FORMATS = RENDER_FORMATS + ("dot",)   # a step frame is a drawing, or its DOT source
 
 EPILOG = """\
 examples:
@@ -107,12 +107,6 @@ def _build_graph(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from . import draw as drawing
-    except ImportError as e:
-        print(f"microgrador draw: drawings need the graphviz package ({e}): "
-              f"pip install graphviz", file=sys.stderr)
-        return 1
     from .steps import tape
 
     options = dict(rankdir=args.rankdir, show_data=not args.no_data, show_grad=not args.no_grad,

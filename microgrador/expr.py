@@ -126,7 +126,6 @@ def parse_expression(text: str, variables: Iterable[str]) -> ast.Expression:
                               f"character) is not allowed", text, line, column)
     try:
         tree = ast.parse(text.strip(), mode="eval")
-        offset = len(text) - len(text.lstrip())   # columns below refer to `text`
     except SyntaxError as e:
         if not e.offset:   # offset 0: Python gave up at the end of the input, as in "x+"
             line, column = _position_of(text, len(text.rstrip()))
@@ -139,11 +138,7 @@ def parse_expression(text: str, variables: Iterable[str]) -> ast.Expression:
     problems = _problems(tree, names, text.strip())
     if problems:
         (line, column, _), message = min(problems)
-        if line == 1:
-            column += offset
-        else:
-            line += text[:offset].count("\n")
-        raise ExpressionError(message, text, line, column)
+        raise ExpressionError(message, text, *_unstripped(text, line, column))
     return tree
 
 
@@ -274,14 +269,17 @@ def _operator_column(lines: List[str], node: ast.BinOp, symbol: str) -> Optional
     return _char_column(lines, node.lineno, left.end_col_offset + at)
 
 
-def _syntax_position(text: str, e: SyntaxError) -> Tuple[int, int]:
+def _unstripped(text: str, line: int, column: int) -> Tuple[int, int]:
+    """A (line, column) in text.strip(), what ast parses, as the same place in `text`:
+    the stripped leading blanks shift the first line's columns and the later lines."""
     offset = len(text) - len(text.lstrip())
-    line = e.lineno or 1
-    column = max(1, e.offset or 1)
     if line == 1:
-        column += offset
-    else:
-        line += text[:offset].count("\n")
+        return line, column + offset
+    return line + text[:offset].count("\n"), column
+
+
+def _syntax_position(text: str, e: SyntaxError) -> Tuple[int, int]:
+    line, column = _unstripped(text, e.lineno or 1, max(1, e.offset or 1))
     lines = text.split("\n")
     width = len(lines[line - 1]) + 1 if 0 < line <= len(lines) else 1
     return line, min(column, width)
@@ -297,7 +295,6 @@ def _evaluate(tree: ast.Expression, inputs: Dict[str, Value], text: str) -> Scal
     """Apply the checked tree, children before parents, with an explicit stack (a long
     chain such as x+x+...+x is a deep tree, deeper than Python's recursion limit)."""
     stripped = text.strip()
-    offset = len(text) - len(text.lstrip())
     lines = stripped.split("\n")
     results: List[Scalar] = []
     stack = [(tree.body, False)]
@@ -334,12 +331,7 @@ def _evaluate(tree: ast.Expression, inputs: Dict[str, Value], text: str) -> Scal
             reason = str(e)
             if isinstance(e, OverflowError) and ("out of range" in reason or "int too large" in reason):
                 reason = "the result is too large for a float"
-            line = node.lineno
-            column = _char_column(lines, line, node.col_offset)
-            if line == 1:
-                column += offset
-            else:
-                line += text[:offset].count("\n")
+            line, column = _unstripped(text, node.lineno, _char_column(lines, node.lineno, node.col_offset))
             part = ast.get_source_segment(stripped, node) or ""
             raise ExpressionError(f"cannot compute {part!r:.60}: {reason}", text, line, column) from None
     return results[0]

@@ -13,7 +13,7 @@ the node, so no list is copied per sample.
 
 Parameters are saved as JSON (never pickle): `net.save("net.json")`, then
 `net.load("net.json")` or `load_model("net.json")`, which rebuilds the network
-from the architecture stored in the file.
+from the architecture stored in the file (the file format: microgrador/checkpoint.py).
 
 Layers for images and batches (Conv2d, MaxPool2d, AvgPool2d, Flatten, BatchNorm1d,
 Dropout, Sequential, ...) are written in microgrador/layers.py and exported here.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 from functools import partial
@@ -35,9 +34,6 @@ from .ops import Dot
 
 Seed = Union[int, random.Random]
 StateDict = Dict[str, Union[float, List[float]]]
-
-CHECKPOINT_FORMAT = "microgrador-checkpoint"
-CHECKPOINT_VERSION = 1
 
 
 class CheckpointError(ValueError):
@@ -284,43 +280,20 @@ class Module:
                 p.data = x
 
     def save(self, path: str, meta: Optional[Dict[str, Any]] = None) -> None:
-        """Write architecture and parameters to `path` as JSON. `meta` (JSON-safe) is
-        stored alongside, e.g. training figures. The file is written whole or not at
-        all (a temporary file is renamed), so a crash cannot leave half a checkpoint."""
-        state = self.state_dict()
-        for name, entry in state.items():
-            for x in (entry if isinstance(entry, list) else [entry]):
-                if not math.isfinite(x):
-                    raise ValueError(f"cannot save: parameter {name} holds {x}")
-        doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-               "model": self.config(), "num_parameters": self.num_parameters(),
-               "meta": meta or {}, "state_dict": state}
-        text = json.dumps(doc, allow_nan=False)
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:          # a full disk, Ctrl-C: leave no half-written file behind
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
-            raise
+        """Write architecture and parameters to `path` as JSON (checkpoint.save_module).
+        `meta` (JSON-safe) is stored alongside, e.g. training figures."""
+        # imported here: checkpoint.py builds on this module and on layers.py
+        from .checkpoint import save_module
+        save_module(self, path, meta)
 
     def load(self, path: str) -> None:
         """Load parameters saved by save(); the file's architecture must be this one."""
-        doc = read_checkpoint(path)
-        if doc["model"] != self.config():
-            raise CheckpointError(
-                f"{path} holds {_describe_config(doc['model'])}, but this model is "
-                f"{_describe_config(self.config())}; build a model of the checkpoint's "
-                f"architecture, or use microgrador.nn.load_model({path!r})")
-        self.load_state_dict(doc["state_dict"], source=str(path))
+        from .checkpoint import load_into
+        load_into(self, path)
 
     def _short(self) -> str:
         try:
-            return _describe_config(self.config())
+            return describe_config(self.config())
         except NotImplementedError:
             return type(self).__name__
 
@@ -343,7 +316,8 @@ def _few(names: List[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _describe_config(cfg: Any) -> str:
+def describe_config(cfg: Any) -> str:
+    """A module's architecture (its config()) in one line, e.g. MLP(2 -> 3 -> 2, ...)."""
     if not isinstance(cfg, dict):
         return repr(cfg)
     t = cfg.get("type")
@@ -356,7 +330,11 @@ def _describe_config(cfg: Any) -> str:
             return f"Layer({cfg['nin']} -> {cfg['nout']}, {cfg['activation']})"
         if t == "Neuron":
             return f"Neuron({cfg['nin']} inputs, {cfg['activation']})"
-    except (KeyError, TypeError):
+        if t == "Sequential":   # the image layers by their type: their options make a long line
+            return "Sequential(" + ", ".join(
+                describe_config(layer) if layer.get("type") in MODULE_TYPES else str(layer.get("type"))
+                for layer in cfg["layers"]) + ")"
+    except (KeyError, TypeError, AttributeError):   # a malformed config from a file
         pass
     return json.dumps(cfg)
 
@@ -570,7 +548,7 @@ class MLP(Module):
                 "activation": self.activation, "output_activation": self.output_activation}
 
     def __repr__(self) -> str:
-        lines = [f"{_describe_config(self.config())}: {self.num_parameters():,} parameters"]
+        lines = [f"{describe_config(self.config())}: {self.num_parameters():,} parameters"]
         lines += [f"  layers[{i}]: {layer!r}" for i, layer in enumerate(self.layers)]
         return "\n".join(lines)
 
@@ -602,160 +580,21 @@ def _as_values(x: Sequence) -> Tuple[Value, ...]:
                  for i, v in enumerate(x))
 
 
-# --- checkpoints -------------------------------------------------------------------------------------
-# JSON integers longer than this are read as floats (1e400 -> inf, refused as not finite)
-# rather than as Python ints of thousands of digits.
-_MAX_INT_DIGITS = 30
-
-
-def _json_int(text: str) -> Union[int, float]:
-    return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
-
-
-def read_checkpoint(path: str) -> Dict[str, Any]:
-    """The checked contents of a checkpoint file: format, version, model (architecture),
-    num_parameters, meta, state_dict. Raises CheckpointError saying what is wrong."""
-    with open(path, "r", encoding="utf-8") as f:
-        text = f.read()
-    if not text.strip():
-        raise CheckpointError(f"{path} is empty, not a microgrador checkpoint")
-    try:
-        doc = json.loads(text, parse_int=_json_int)
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path} is not valid JSON (truncated or corrupted?): {e.msg} "
-                              f"at line {e.lineno} column {e.colno}") from None
-    except RecursionError:
-        raise CheckpointError(f"{path}: lists or objects nested too deeply to be a "
-                              f"checkpoint") from None
-    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is JSON but not a microgrador checkpoint (no "
-                              f"\"format\": \"{CHECKPOINT_FORMAT}\" entry)")
-    if doc.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path} is a checkpoint of format version {doc.get('version')!r:.40}; "
-                              f"this microgrador reads version {CHECKPOINT_VERSION}")
-    for key, kind in (("model", dict), ("state_dict", dict)):
-        if not isinstance(doc.get(key), kind):
-            raise CheckpointError(f"{path}: the \"{key}\" entry is missing or not an object")
-    doc.setdefault("meta", {})
-    if not isinstance(doc["meta"], dict):
-        raise CheckpointError(f"{path}: the \"meta\" entry should be an object, got "
-                              f"{_json_type(doc['meta'])}")
-    return doc
-
-
-def _json_type(x: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", type(None): "null",
-            bool: "true/false"}.get(type(x), "a number")
-
-
-def _count_numbers(state: Dict[str, Any]) -> int:
-    """How many numbers a state dict holds (an entry is a number or a list of them)."""
-    return sum(len(entry) if isinstance(entry, list) else 1 for entry in state.values())
-
-
-def _parameters_in_config(kind: str, cfg: Dict[str, Any]) -> Optional[int]:
-    """The parameter count an MLP, Layer or Neuron config implies, computed without
-    building anything (None if a size is not a positive int: the constructor says why)."""
-    def widths(*names: str) -> Optional[List[int]]:
-        values = [cfg.get(n) for n in names]
-        sizes = cfg.get("sizes") if kind == "MLP" else []
-        if not isinstance(sizes, list):
-            return None
-        values += sizes
-        return values if all(type(v) is int and v >= 1 for v in values) else None
-
-    if kind == "Neuron":
-        w = widths("nin")
-        return None if w is None else w[0] + 1
-    if kind == "Layer":
-        w = widths("nin", "nout")
-        return None if w is None else w[1] * (w[0] + 1)
-    if kind == "MLP":
-        w = widths("nin")
-        return None if w is None else sum(b * (a + 1) for a, b in zip(w, w[1:]))
-    return None
-
-
-MAX_LAYERS = 1000   # a Sequential longer than this in a checkpoint is refused unbuilt
-EARLY_REFUSAL = 100_000   # an image model this much larger than its state is refused unbuilt
-
-
-def _least_numbers_in_config(cfg: Any) -> Optional[int]:
-    """How many numbers a state_dict of the architecture `cfg` holds at the least (its
-    parameters, and for a Sequential those of its layers), computed without building
-    anything; None where a size is not a positive int (the constructor then says why)."""
-    if not isinstance(cfg, dict):
-        return None
-    kind = cfg.get("type")
-    if kind in MODULE_TYPES:
-        return _parameters_in_config(kind, {k: v for k, v in cfg.items() if k != "type"})
-    sizes = [cfg.get(k) for k in ("in_channels", "out_channels", "kernel_size", "num_features")]
-    if kind == "Conv2d":
-        c_in, c_out, k = sizes[:3]
-        ok = all(type(v) is int and v >= 1 for v in (c_in, c_out, k))
-        return c_out * (c_in * k * k + 1) if ok else None
-    if kind == "BatchNorm1d":
-        n = sizes[3]
-        return 2 * n if type(n) is int and n >= 1 else None     # gamma and beta
-    if kind == "Sequential" and isinstance(cfg.get("layers"), list):
-        if len(cfg["layers"]) > MAX_LAYERS:
-            raise CheckpointError(f"a Sequential of {len(cfg['layers']):,} layers (at most "
-                                  f"{MAX_LAYERS:,} are read from a checkpoint)")
-        counts = [_least_numbers_in_config(layer) for layer in cfg["layers"]]
-        return None if None in counts else sum(counts)
-    return 0 if kind else None
-
-
 MODULE_TYPES = {"MLP": MLP, "Layer": Layer, "Neuron": Neuron}
 
 
-def load_model(path: str) -> Module:
-    """Rebuild the module saved in `path` (its architecture is in the file) with the
-    saved parameters."""
-    return model_from_checkpoint(read_checkpoint(path), path)
-
-
-def model_from_checkpoint(doc: Dict[str, Any], path: str) -> Module:
-    """The module of a checkpoint already read by read_checkpoint(path), with its
-    parameters (for callers that also want the checkpoint's meta data)."""
-    cfg = dict(doc["model"]) if isinstance(doc["model"], dict) else {}
-    kind = cfg.pop("type", None)
-    # The file must hold every parameter the architecture needs, so a 172-byte file
-    # cannot ask for a billion-unit layer: check the count before allocating anything.
-    # (MLP, Layer and Neuron; layers.py's image models are checked when their state loads.)
-    if kind in MODULE_TYPES:
-        needed, held = _parameters_in_config(kind, cfg), _count_numbers(doc["state_dict"])
-        if needed is not None and needed != held:
-            raise CheckpointError(f"{path}: the model {_describe_config(doc['model'])} has {needed:,} "
-                                  f"parameters, but the state_dict holds {held:,} numbers")
-        stated = doc.get("num_parameters")
-        if stated is not None and stated != held:
-            raise CheckpointError(f"{path}: \"num_parameters\" says {stated!r:.40}, but the "
-                                  f"state_dict holds {held:,} numbers")
-    else:   # image models also keep running statistics: the file holds at least their parameters
-        try:
-            needed = _least_numbers_in_config(doc["model"])
-        except CheckpointError as e:
-            raise CheckpointError(f"{path}: {e}") from None
-        held = _count_numbers(doc["state_dict"])
-        # A small shortfall is left to load_state_dict, which names the key that is short.
-        if needed is not None and needed > held and needed > EARLY_REFUSAL:
-            raise CheckpointError(f"{path}: the model {_describe_config(doc['model'])} has {needed:,} "
-                                  f"parameters, but the state_dict holds {held:,} numbers")
-    try:
-        model = _layers.module_from_config(doc["model"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot build the model {_describe_config(doc['model'])}: {e}") from None
-    model.load_state_dict(doc["state_dict"], source=str(path))
-    return model
-
-
-# The image and batch layers live in layers.py (which builds on Module); they are
-# looked up here on first use, so either module can be imported first.
-from . import layers as _layers  # noqa: E402
+# The image and batch layers (layers.py) and the checkpoint files (checkpoint.py) build
+# on this module; their public names are also found here, looked up on first use, so
+# importing nn imports neither and there is no import cycle.
+_CHECKPOINT_NAMES = ("CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "read_checkpoint", "load_model",
+                     "model_from_checkpoint")
 
 
 def __getattr__(name: str) -> Any:
-    if name in _layers.__all__:
-        return getattr(_layers, name)
+    if name in _CHECKPOINT_NAMES:
+        from . import checkpoint
+        return getattr(checkpoint, name)
+    from . import layers
+    if name in layers.__all__:
+        return getattr(layers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import ops
 from .engine import Value, as_float
@@ -87,6 +87,18 @@ def _vector(v: Any, n: int, name: str, why: str = "") -> List[float]:
     return [as_float(x, f"{name}[{i}]") for i, x in enumerate(v)]
 
 
+def _sum_of_products(start: Value, pairs: List[Tuple[Value, Value]], label: str) -> Value:
+    """start + a_0 * w_0 + a_1 * w_1 + ...: each product its own node labelled "a*w",
+    the sum a chain of `+` nodes, so a drawing shows every step of the chain rule."""
+    total = start
+    for a, w in pairs:
+        prod = a * w
+        prod.label = f"{a.label}*{w.label}"
+        total = total + prod
+    total.label = label
+    return total
+
+
 def build(x: Sequence[float] = X, target: int = TARGET, W: Sequence = W, b: Sequence = B,
           V: Sequence = V, c: Sequence = C) -> ScalarNet:
     """Build the network's graph from elementary ops (no backward yet).
@@ -96,50 +108,39 @@ def build(x: Sequence[float] = X, target: int = TARGET, W: Sequence = W, b: Sequ
     if not isinstance(x, (list, tuple)) or not x:
         raise ValueError(f"x must be a non-empty list of numbers, got {x!r:.80}")
     n = len(x)
-    Wf = _matrix(W, n, None, "W", f" (one per input: x has {n})")
-    m = len(Wf[0])
-    bf = _vector(b, m, "b", f" (one per hidden unit: W has {m} columns)")
-    Vf = _matrix(V, m, None, "V", f" (one per hidden unit: W has {m} columns)")
-    p = len(Vf[0])
-    cf = _vector(c, p, "c", f" (one per output: V has {p} columns)")
+    # The same numbers, checked and as floats; then each one becomes a leaf Value.
+    W = _matrix(W, n, None, "W", f" (one per input: x has {n})")
+    m = len(W[0])
+    b = _vector(b, m, "b", f" (one per hidden unit: W has {m} columns)")
+    V = _matrix(V, m, None, "V", f" (one per hidden unit: W has {m} columns)")
+    p = len(V[0])
+    c = _vector(c, p, "c", f" (one per output: V has {p} columns)")
     if type(target) is not int or not 0 <= target < p:
         raise ValueError(f"target must be an output class in 0..{p - 1}, got {target!r}")
 
-    xs = [Value(as_float(v, f"x[{i}]"), f"x[{i}]") for i, v in enumerate(x)]
-    Wv = [[Value(w, f"W[{i}][{j}]") for j, w in enumerate(row)] for i, row in enumerate(Wf)]
-    bv = [Value(v, f"b[{j}]") for j, v in enumerate(bf)]
-    Vv = [[Value(w, f"V[{j}][{k}]") for k, w in enumerate(row)] for j, row in enumerate(Vf)]
-    cv = [Value(v, f"c[{k}]") for k, v in enumerate(cf)]
+    inputs = [Value(as_float(v, f"x[{i}]"), f"x[{i}]") for i, v in enumerate(x)]
+    params = {"W": [[Value(w, f"W[{i}][{j}]") for j, w in enumerate(row)] for i, row in enumerate(W)],
+              "b": [Value(v, f"b[{j}]") for j, v in enumerate(b)],
+              "V": [[Value(w, f"V[{j}][{out}]") for out, w in enumerate(row)] for j, row in enumerate(V)],
+              "c": [Value(v, f"c[{out}]") for out, v in enumerate(c)]}
+    W, b, V, c = params["W"], params["b"], params["V"], params["c"]
 
-    k_, h_ = [], []
-    for j in range(m):
-        total = bv[j]
-        for i in range(n):                # k_j = b_j + x_0 W[0][j] + x_1 W[1][j] + ...
-            prod = xs[i] * Wv[i][j]
-            prod.label = f"x[{i}]*W[{i}][{j}]"
-            total = total + prod
-        total.label = f"k[{j}]"
-        hj = ops.sigmoid(total)
-        hj.label = f"h[{j}]"
-        k_.append(total)
-        h_.append(hj)
-    o_ = []
-    for kk in range(p):
-        total = cv[kk]
-        for j in range(m):                # o_k = c_k + h_0 V[0][k] + h_1 V[1][k] + ...
-            prod = h_[j] * Vv[j][kk]
-            prod.label = f"h[{j}]*V[{j}][{kk}]"
-            total = total + prod
-        total.label = f"o[{kk}]"
-        o_.append(total)
-    y_ = ops.softmax(o_)
-    for kk, yk in enumerate(y_):
-        yk.label = f"y[{kk}]"
-    logy = ops.log(y_[target])
+    k, h = [], []                         # hidden unit j: k[j], then h[j] = sigmoid(k[j])
+    for j in range(m):                    # k_j = b_j + x_0 W[0][j] + x_1 W[1][j] + ...
+        k.append(_sum_of_products(b[j], [(inputs[i], W[i][j]) for i in range(n)], f"k[{j}]"))
+        h.append(ops.sigmoid(k[j]))
+        h[j].label = f"h[{j}]"
+    # output `out` (the k of o_k in the formulas above): o_k = c_k + h_0 V[0][k] + h_1 V[1][k] + ...
+    o = [_sum_of_products(c[out], [(h[j], V[j][out]) for j in range(m)], f"o[{out}]")
+         for out in range(p)]
+    y = ops.softmax(o)
+    for out, y_out in enumerate(y):
+        y_out.label = f"y[{out}]"
+    logy = ops.log(y[target])
     logy.label = f"log y[{target}]"
     loss = -logy
     loss.label = "loss"
-    return ScalarNet(xs, target, {"W": Wv, "b": bv, "V": Vv, "c": cv}, k_, h_, o_, y_, loss)
+    return ScalarNet(inputs, target, params, k, h, o, y, loss)
 
 
 def run(x: Sequence[float] = X, target: int = TARGET, W: Sequence = W, b: Sequence = B,

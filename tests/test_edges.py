@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import microgrador as mg
-from microgrador import datasets, nn, synth, training
+from microgrador import datasets, nn, synth, train_cli
 from microgrador.cli import main
 from microgrador.nn import MLP, Module
 
@@ -81,7 +81,7 @@ def test_bad_options_are_refused_before_the_data(argv, expected, no_data):
 def test_a_failing_plot_does_not_cost_the_checkpoint(tmp_path, monkeypatch):
     def broken_plot(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr(training, "plot_history", broken_plot)
+    monkeypatch.setattr(train_cli, "plot_history", broken_plot)
     model = tmp_path / "ok.json"
     code, out, err = run(SYNTH + ["--plot", str(tmp_path / "p.png"), "--save", str(model)])
     assert code == 1 and "cannot save the plot" in err and "disk full" in err

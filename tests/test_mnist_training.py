@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import math
+import random
 from collections import Counter
 from operator import mul
 
@@ -13,6 +14,7 @@ import pytest
 from microgrador import datasets
 from microgrador.cli import main
 from microgrador.datasets import load_mnist
+from microgrador.engine import Value
 from microgrador.nn import MLP, load_model, read_checkpoint
 from microgrador.optim import SGD
 from microgrador import training
@@ -57,6 +59,39 @@ def hand_predict(state, hidden, x):
     o = [sum(map(mul, state[f"layers[1].neurons[{k}].w"], h)) + state[f"layers[1].neurons[{k}].b"]
          for k in range(10)]
     return o.index(max(o))
+
+
+def hand_sgd(net, images, limit, steps, lr, seed):
+    """Per-sample SGD of a 784-H(sigmoid)-10 softmax network written out by hand (no
+    Values): the first `steps` samples of the first `limit` images in the order
+    random.Random(seed).shuffle gives, each step at the weights the previous one left.
+    Returns (mean loss of those steps, each measured before its step; the weights after
+    them, in net.parameters() order). Only the starting numbers come from `net`."""
+    hidden = [[p.data for p in n.params] for n in net.layers[0].neurons]   # w..., b
+    output = [[p.data for p in n.params] for n in net.layers[1].neurons]
+    order = list(range(limit))
+    random.Random(seed).shuffle(order)
+    total = 0.0
+    for i in order[:steps]:
+        x, t = images.pixels(i), images.label(i)
+        h = [1.0 / (1.0 + math.exp(-(sum(map(mul, row, x)) + row[-1]))) for row in hidden]
+        z = [sum(map(mul, row, h)) + row[-1] for row in output]
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        p = [v / sum(e) for v in e]
+        total += -math.log(p[t])
+        dz = [p[k] - (k == t) for k in range(len(z))]                 # d loss / d z
+        dh = [sum(dz[k] * output[k][j] for k in range(len(z))) for j in range(len(h))]
+        for k, row in enumerate(output):
+            for j in range(len(h)):
+                row[j] -= lr * dz[k] * h[j]
+            row[-1] -= lr * dz[k]
+        for j, row in enumerate(hidden):
+            da = dh[j] * h[j] * (1.0 - h[j])                          # through the sigmoid
+            for i2, v in enumerate(x):
+                row[i2] -= lr * da * v
+            row[-1] -= lr * da
+    return total / steps, [v for row in hidden + output for v in row]
 
 
 def test_json_report_of_a_short_run_has_the_figures(trained):
@@ -121,12 +156,18 @@ def test_ctrl_c_stops_cleanly_and_still_saves(tmp_path, monkeypatch):
     assert "interrupted after 120 training samples" in err and "saving" in err
     report = json.loads(out)
     assert report["interrupted"] is True and report["samples_trained"] == 120
-    assert report["epochs"] == [{"epoch": 1, "train_loss": report["epochs"][0]["train_loss"],
-                                 "samples": 120, "interrupted": True,
-                                 "seconds": report["epochs"][0]["seconds"]}]
-    model = load_model(str(path))                    # a whole, loadable checkpoint
+    [epoch] = report["epochs"]
+    # the mean loss of the 120 steps taken, and the weights after them, by a hand replay
     untrained = MLP(784, [4, 10], activation="sigmoid", seed=0)
+    train_set, _, _ = load_mnist(subset=True)
+    hand_loss, hand_weights = hand_sgd(untrained, train_set, 400, steps=120, lr=0.05, seed=0)
+    assert set(epoch) == {"epoch", "train_loss", "samples", "interrupted", "seconds"}
+    assert epoch["epoch"] == 1 and epoch["samples"] == 120 and epoch["interrupted"] is True
+    assert epoch["train_loss"] == pytest.approx(hand_loss, rel=1e-9)
+    assert 0 < epoch["seconds"] <= report["total_seconds"]
+    model = load_model(str(path))                    # a whole, loadable checkpoint
     assert [p.data for p in model.parameters()] != [p.data for p in untrained.parameters()]
+    assert [p.data for p in model.parameters()] == pytest.approx(hand_weights, rel=1e-9, abs=1e-12)
     assert read_checkpoint(str(path))["meta"]["interrupted"] is True
 
 
@@ -217,6 +258,40 @@ def test_minibatch_steps_with_the_mean_gradient():
     got = [[p.data for p in n.params] for n in model.layers[0].neurons]
     for k in range(2):
         assert got[k] == pytest.approx(expected_w[k] + [expected_b[k]], abs=1e-12)
+
+
+class _Line:
+    """y = w x with one weight: small enough to follow every SGD step by hand.
+    With `batchwise`, train() runs a minibatch through forward_batch() and takes one
+    backward() of the summed loss, the path a Sequential with BatchNorm1d takes."""
+
+    def __init__(self, w: float, batchwise: bool) -> None:
+        self.w = Value(w)
+        self.batchwise = batchwise
+
+    def __call__(self, x):
+        return self.w * x
+
+    def forward_batch(self, xs):
+        return [self.w * x for x in xs]
+
+
+@pytest.mark.parametrize("batchwise", [False, True])
+def test_a_partial_last_batch_steps_with_its_own_mean_gradient(batchwise):
+    """Three samples in batches of 2: the second batch has one sample, and its step
+    must use that sample's whole gradient (scale 1/1, not 1/batch_size). Squared error
+    (w x - y)^2 has d/dw = 2 (w x - y) x; worked out by hand, lr 0.1, w = 0 at first:
+      batch [0, 1] at w = 0: gradients 2(0 - 2)1 = -4 and 2(0 - 4)2 = -16, mean -10,
+                             so w = 0 - 0.1 (-10) = 1;
+      batch [2]    at w = 1: gradient 2(1*3 - 6)3 = -18, so w = 1 - 0.1 (-18) = 2.8
+    (1/batch_size would give 1.9). The losses, each before its step: 4, 16 and 9."""
+    model = _Line(0.0, batchwise)
+    xs, ys = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
+    history = train(model, SGD([model.w], lr=0.1), (xs, ys), epochs=1, shuffle=False,
+                    progress=False, batch_size=2, loss_fn=lambda out, y: (out - y) ** 2)
+    assert model.w.data == pytest.approx(2.8, abs=1e-12)
+    assert history.samples == 3
+    assert history.epochs[0]["train_loss"] == pytest.approx((4 + 16 + 9) / 3, abs=1e-12)
 
 
 def test_pixel_view_scales_grey_levels_to_the_unit_interval():
