@@ -57,18 +57,8 @@ class Explorer:
     def save(self, path: Union[str, os.PathLike]) -> Path:
         """Write the page to `path` (.html or .htm) in one step: a temporary file in the
         same folder is renamed over it, so a reader never sees half a page."""
-        path = Path(path)
-        if path.suffix.lower() not in PAGE_SUFFIXES:
-            raise ValueError(f"explore: save({str(path)!r}) needs a file name ending in .html "
-                             f"(the page is HTML), e.g. graph.html")
+        path = check_path(path)
         folder = path.parent
-        if not folder.is_dir():
-            raise FileNotFoundError(f"explore: cannot save {str(path)!r}: the folder "
-                                    f"{str(folder)!r} does not exist; create it first "
-                                    f"(mkdir -p {folder}) or save elsewhere")
-        if path.is_dir():
-            raise IsADirectoryError(f"explore: cannot save to {str(path)!r}: it is a folder; "
-                                    f"give a file name such as {str(path / 'graph.html')!r}")
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
@@ -80,6 +70,24 @@ class Explorer:
                 os.unlink(tmp)
             raise
         return path
+
+
+def check_path(path: Union[str, os.PathLike]) -> Path:
+    """`path` as a Path if a page can be saved there (an .html name in an existing
+    folder), else an error that says what to change; call it before the slow work."""
+    path = Path(path)
+    if path.suffix.lower() not in PAGE_SUFFIXES:
+        raise ValueError(f"explore: save({str(path)!r}) needs a file name ending in .html "
+                         f"(the page is HTML), e.g. graph.html")
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"explore: cannot save {str(path)!r}: the folder "
+                                f"{str(folder)!r} does not exist; create it first "
+                                f"(mkdir -p {folder}) or save elsewhere")
+    if path.is_dir():
+        raise IsADirectoryError(f"explore: cannot save to {str(path)!r}: it is a folder; "
+                                f"give a file name such as {str(path / 'graph.html')!r}")
+    return path
 
 
 def explore(root: Value, *, play_ms: int = 900, **draw_options) -> Explorer:
@@ -260,7 +268,7 @@ _TEMPLATE = """<!DOCTYPE html>
 </head>
 <body>
 <div id="controls">
-  <button id="reset" title="back to the first step">&#x23ee; reset</button>
+  <button id="reset" title="back to the first step">reset</button>
   <button id="prev" title="previous step (left arrow)">&#x25c0; prev</button>
   <button id="play" title="play / pause (space)">&#x25b6; play</button>
   <button id="next" title="next step (right arrow)">next &#x25b6;</button>
