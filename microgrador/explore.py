@@ -134,8 +134,10 @@ def explore(root: Value, *, play_ms: int = 900, **draw_options) -> Explorer:
     order = topological_order(root)
     forward = [_forward_caption(n, k, len(order), digits) for k, n in enumerate(order)]
     steps = ([{"k": "f", "n": index[n], "c": c} for n, c in zip(order, forward)]
-             + [{"k": "b", "n": index[s.node], "g": s.grad, "c": "backward " + describe_step(s),
-                 "u": [[index[u.parent], u.grad] for u in s.parents] if not s.skipped else []}
+             + [{"k": "b", "n": index[s.node], "g": s.grad, "gs": _fmt(s.grad, digits),
+                 "c": "backward " + describe_step(s),
+                 "u": ([[index[u.parent], u.grad, _fmt(u.grad, digits)] for u in s.parents]
+                       if not s.skipped else [])}
                 for s in records])
     data = {
         "values": [_value_record(v, index, digits) for v in values],
@@ -201,11 +203,18 @@ def local_formula(node: Value, i: int) -> str:
     return ""
 
 
+def _fmt(x: float, digits: int) -> str:
+    # Every number the page shows is formatted here, as draw() formats it: JavaScript's
+    # rounding differs from Python's on exact ties such as 0.15625.
+    return f"{x:.{digits}g}"
+
+
 def _value_record(v: Value, index: Dict[Value, int], digits: int) -> dict:
-    rec = {"name": str(v.label), "op": v.op, "data": v.data}
+    rec = {"name": str(v.label), "op": v.op, "data": v.data, "ds": _fmt(v.data, digits)}
     if v._parents:
         rec["p"] = [index[p] for p in v._parents]
         rec["l"] = [float(d) for d in v._partials]
+        rec["ls"] = [_fmt(d, digits) for d in v._partials]
         rec["f"] = [local_formula(v, i) for i in range(len(v._parents))]
     elif not v.label:
         rec["name"] = f"constant {v.data:.{digits}g}"
@@ -214,7 +223,7 @@ def _value_record(v: Value, index: Dict[Value, int], digits: int) -> dict:
 
 def _forward_caption(node: Value, k: int, total: int, digits: int) -> str:
     ps = node._parents
-    fmt = lambda x: f"{x:.{digits}g}"   # noqa: E731
+    fmt = lambda x: _fmt(x, digits)   # noqa: E731
     op = node.op
     infix = {"+": "+", "-": "-", "*": "×", "/": "/", "pow": "**"}
     if op in infix and len(ps) == 2:
@@ -317,7 +326,7 @@ g.chosen > path, g.chosen > polygon, g.chosen > ellipse { stroke-dasharray: 4 2;
 _SCRIPT = r"""
 (function () {
   "use strict";
-  var D = MICROGRADOR_DATA, V = D.values, S = D.steps, F = D.nForward, P = D.digits;
+  var D = MICROGRADOR_DATA, V = D.values, S = D.steps, F = D.nForward;
   var svg = document.querySelector("#graph svg");
   var nodes = {}, edges = {};
   Array.prototype.forEach.call(svg.querySelectorAll("g.node"), function (g) {
@@ -333,23 +342,10 @@ _SCRIPT = r"""
   var forwardAt = {};  // interior node -> its forward step
   S.forEach(function (s, k) { if (s.k === "f") forwardAt[s.n] = k; });
 
-  // Python's format(x, ".Pg"), so the page writes numbers as draw() and the captions do.
-  function fmt(x, p) {
-    p = p || P;
-    if (x !== x) return "nan";
-    if (x === Infinity) return "inf";
-    if (x === -Infinity) return "-inf";
-    if (x === 0) return (1 / x < 0) ? "-0" : "0";
-    var e = Number(x.toExponential(p - 1).split("e")[1]);
-    var strip = function (s) { return s.indexOf(".") < 0 ? s : s.replace(/0+$/, "").replace(/\.$/, ""); };
-    if (e >= -4 && e < p) return strip(x.toFixed(Math.max(0, p - 1 - e)));
-    var parts = x.toExponential(p - 1).split("e");
-    var ex = Math.abs(e) < 10 ? "0" + Math.abs(e) : String(Math.abs(e));
-    return strip(parts[0]) + "e" + (e < 0 ? "-" : "+") + ex;
-  }
-  function range(xs) {
-    var lo = Math.min.apply(null, xs), hi = Math.max.apply(null, xs);
-    return lo === hi ? fmt(lo) : fmt(lo) + " .. " + fmt(hi);
+  function range(is, g) {   // as draw() writes the grads of a folded box: "lo .. hi"
+    var lo = is[0], hi = is[0];
+    is.forEach(function (i) { if (g.num[i] < g.num[lo]) lo = i; if (g.num[i] > g.num[hi]) hi = i; });
+    return g.num[lo] === g.num[hi] ? g.str[lo] : g.str[lo] + " .. " + g.str[hi];
   }
   function lines(g) { return g ? g.querySelectorAll("text") : []; }
   function setLast(g, back, text) {   // the box's lines end with data, then grad
@@ -360,13 +356,13 @@ _SCRIPT = r"""
 
   var cur = 0, timer = null, chosen = null, grads = null;
 
-  function gradsAt(k) {   // every grad after step k; null during forward
+  function gradsAt(k) {   // every grad after step k (numbers and text); null during forward
     if (k < F) return null;
-    var g = new Array(V.length).fill(0);
+    var g = {num: new Array(V.length).fill(0), str: new Array(V.length).fill("0")};
     for (var j = F; j <= k; j++) {
       var s = S[j];
-      g[s.n] = s.g;
-      s.u.forEach(function (u) { g[u[0]] = u[1]; });
+      g.num[s.n] = s.g; g.str[s.n] = s.gs;
+      s.u.forEach(function (u) { g.num[u[0]] = u[1]; g.str[u[0]] = u[2]; });
     }
     return g;
   }
@@ -387,12 +383,12 @@ _SCRIPT = r"""
       var done = computed(i, k);
       mark(box, "pending", !done);
       mark(nodes["v" + i + "_op"], "pending", !done);
-      setLast(box, 2, "data " + (done ? fmt(v.data) : "?"));
-      setLast(box, 1, "grad " + (grads ? fmt(grads[i]) : "?"));
+      setLast(box, 2, "data " + (done ? v.ds : "?"));
+      setLast(box, 1, "grad " + (grads ? grads.str[i] : "?"));
     });
     D.folded.forEach(function (i) {
       var box = nodes["v" + i + "_inputs"], members = V[i].p.filter(function (p) { return p in foldedOf; });
-      setLast(box, 1, "grad " + (grads ? range(members.map(function (p) { return grads[p]; })) : "?"));
+      setLast(box, 1, "grad " + (grads ? range(members, grads) : "?"));
     });
     var n = s.n;
     mark(nodes["v" + n], "lit", true);
@@ -430,7 +426,7 @@ _SCRIPT = r"""
     var dl = document.createElement("table");
     panel.appendChild(h); panel.appendChild(dl);
     function row(k, v) { var tr = document.createElement("tr"); cell(tr, k, "th"); cell(tr, v); dl.appendChild(tr); }
-    var grad = function (i) { return grads ? fmt(grads[i]) : "? (backward has not started)"; };
+    var grad = function (i) { return grads ? grads.str[i] : "? (backward has not started)"; };
     var rows, i;
     if (typeof which === "string") {   // the folded box: its leaves are the rows
       i = Number(which.slice(1));
@@ -445,7 +441,7 @@ _SCRIPT = r"""
       h.textContent = name(i);
       row("label", v.name);
       row("op", v.op || "leaf");
-      row("data", computed(i, cur) ? fmt(v.data) : "? (not computed yet)");
+      row("data", computed(i, cur) ? v.ds : "? (not computed yet)");
       row("grad", grad(i));
       if (!v.p) return;
       rows = v.p.map(function (p, j) { return j; });
@@ -459,8 +455,8 @@ _SCRIPT = r"""
     var limit = 60;
     rows.slice(0, limit).forEach(function (j) {
       var p = V[i].p[j], r = document.createElement("tr");
-      cell(r, name(p)); cell(r, fmt(V[p].data)); cell(r, grads ? fmt(grads[p]) : "?");
-      cell(r, fmt(V[i].l[j])); cell(r, V[i].f[j] || "(the op's derivative rule)");
+      cell(r, name(p)); cell(r, V[p].ds); cell(r, grads ? grads.str[p] : "?");
+      cell(r, V[i].ls[j]); cell(r, V[i].f[j] || "(the op's derivative rule)");
       t.appendChild(r);
     });
     panel.appendChild(t);
@@ -500,7 +496,7 @@ _SCRIPT = r"""
   function reset() { pause(); goto(0); }
 
   var api = { steps: S.length, step: 0, next: next, prev: prev, goto: goto, play: play,
-              pause: pause, reset: reset, fmt: fmt,
+              pause: pause, reset: reset,
               playing: function () { return timer !== null; } };
   window.microgradorExplorer = api;
 

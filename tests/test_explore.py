@@ -47,7 +47,8 @@ def replay(data):
     for s in data["steps"]:
         if s["k"] == "b":
             grads[s["n"]] = s["g"]
-            for i, g in s["u"]:
+            for i, g, text in s["u"]:
+                assert text == f"{g:.4g}"            # the text the page shows for it
                 grads[i] = g
     return grads
 
@@ -360,3 +361,39 @@ def test_browser_the_wide_neuron_page_and_a_screenshot(browser, tmp_path):
     image = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
     colors = image.getcolors(maxcolors=1 << 20)
     assert colors is not None and len(colors) > 20    # text, boxes, the orange step: not blank
+
+
+def test_browser_every_caption_space_plays_and_ties_round_as_python(browser, tmp_path):
+    x = Value(1.0, "x")
+    y = x * 0.15625                                   # dy/dx = 0.15625, an exact tie at 4 digits
+    ex = explore(y)
+    assert open_page(browser, ex.save(tmp_path / "tie.html")) == ex.steps == 2
+    for k in range(ex.steps):
+        js(browser, f"E.goto({k})")
+        assert caption(browser) == ex.captions[k]
+    boxes = browser.execute_script(BOXES)
+    # Python's format rounds the tie to even, as draw() writes it; JavaScript would say 0.1563
+    assert [lines[-1] for title, on, lines in boxes if lines[0] == "x"] == ["grad 0.1562"]
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    js(browser, "E.goto(0)")
+    ActionChains(browser).send_keys(Keys.SPACE).perform()
+    assert js(browser, "return E.playing()") is True
+    ActionChains(browser).send_keys(Keys.SPACE).perform()
+    assert js(browser, "return E.playing()") is False
+
+
+def test_browser_the_inline_iframe_runs_the_page(browser, neuron_page, tmp_path):
+    ex, _ = neuron_page
+    host = tmp_path / "notebook.html"                # what a notebook puts in its output
+    host.write_text(f"<!DOCTYPE html><html><body>{ex._repr_html_()}</body></html>",
+                    encoding="utf-8")
+    browser.get(host.resolve().as_uri())
+    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
+    try:
+        assert js(browser, "return E.steps") == ex.steps
+        js(browser, "E.goto(E.steps - 1)")
+        assert f"to w: {G:.4g} × 1 (local)" in caption(browser)
+    finally:
+        browser.switch_to.default_content()
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
