@@ -399,6 +399,7 @@ _SCRIPT = r"""
       mark(edges[from + "->v" + n + "_op"], "lit", true);
       if (s.k === "b" && s.u.length) mark(nodes[from], "recv", true);
     });
+    reveal(nodes["v" + n]);
     document.getElementById("caption").textContent = s.c;
     document.getElementById("slider").value = k;
     document.getElementById("counter").textContent =
@@ -407,6 +408,15 @@ _SCRIPT = r"""
     api.step = cur;
   }
 
+  function reveal(g) {   // scroll the graph (only it: not the notebook around it) to g
+    if (!g) return;
+    var box = document.getElementById("graph"), r = g.getBoundingClientRect(),
+        c = box.getBoundingClientRect(), pad = 30;
+    if (r.left < c.left + pad || r.right > c.right - pad)
+      box.scrollLeft += (r.left + r.right) / 2 - (c.left + c.right) / 2;
+    if (r.top < c.top + pad || r.bottom > c.bottom - pad)
+      box.scrollTop += (r.top + r.bottom) / 2 - (c.top + c.bottom) / 2;
+  }
   function cell(tr, text, tag) {
     var td = document.createElement(tag || "td");
     td.textContent = text;
