@@ -390,3 +390,13 @@ def save_gif(root: Value, path: Union[str, os.PathLike], *, duration_ms: int = 1
 
 __all__ = ["draw", "draw_step", "save", "save_steps", "save_gif", "escape", "Drawing",
            "GraphvizNotFound", "GraphTooLarge", "INSTALL_HELP", "value_name"]
+
+
+def explore(root: Value, **options):
+    """A page that steps through forward and backward on this graph: shows inline in
+    Jupyter, `.save("g.html")` writes one self-contained file. See microgrador.explore."""
+    from .explore import explore as make_page   # the page's code lives in its own module
+    return make_page(root, **options)
+
+
+__all__.append("explore")

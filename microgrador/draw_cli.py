@@ -3,6 +3,7 @@ course's 2-3-2 scalar network.
 
     microgrador draw "tanh(x*w + b)" x=1 w=-2 b=0.5 -o g.svg --steps frames/
     microgrador draw scalar-net -o net.svg
+    microgrador draw scalar-net --html net.html     (step through it in a browser)
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ examples:
   microgrador draw "tanh(x*w + b)" x=1 w=-2 b=0.5 -o g.svg
   microgrador draw "tanh(x*w + b)" x=1 w=-2 b=0.5 --local --steps frames/
   microgrador draw scalar-net -o net.svg --color
+  microgrador draw "tanh(x*w + b)" x=1 w=-2 b=0.5 --html g.html
   microgrador draw -- "-x*y" x=2 y=3        (use -- before a formula that starts with -)
 
 The formula may use numbers, the variables given as NAME=VALUE, + - * / ** and
@@ -50,6 +52,9 @@ def register(subparsers) -> None:
                    help="format of the step frames (default svg)")
     p.add_argument("--gif", metavar="FILE",
                    help="also write the backward steps as an animated GIF (needs Pillow)")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write a page to open in a browser that steps through forward "
+                        "and backward, node by node (one self-contained .html file)")
     p.add_argument("--tape", action="store_true",
                    help="print the tape: every node in topological order with its grad")
     p.add_argument("--rankdir", choices=RANKDIRS, default="LR",
@@ -113,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
                    show_local=args.local, color_by_grad=args.color, collapse=args.collapse,
                    max_nodes=args.max_nodes)
     try:
+        if args.html:   # a bad page name is found before any drawing is made
+            from .explore import check_path
+            check_path(args.html)
         root = _build_graph(args)
+    except OSError as e:
+        print(f"microgrador draw: {e}", file=sys.stderr)
+        return 1
     except ValueError as e:   # a bad formula or NAME=VALUE: the command line's fault
         print(f"microgrador draw: {e}", file=sys.stderr)
         return 2
@@ -126,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             print(tape(root))
         if args.output:
             print(f"wrote {drawing.save(g, args.output)}")
-        elif not args.tape and not args.steps and not args.gif:
+        elif not args.tape and not args.steps and not args.gif and not args.html:
             print(g.source, end="")
         step_options = dict(options, show_local=True)
         if args.steps:
@@ -134,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {len(paths)} step frames to {args.steps}")
         if args.gif:
             print(f"wrote {drawing.save_gif(root, args.gif, **step_options)}")
+        if args.html:   # the page writes data and grad in every box itself
+            page_options = {k: v for k, v in options.items() if k not in ("show_data", "show_grad")}
+            print(f"wrote {drawing.explore(root, **page_options).save(args.html)}")
     except drawing.GraphvizNotFound as e:
         # The library's advice names Python (drawing.source); on the command line the
         # DOT text is a file ending or no -o at all.
