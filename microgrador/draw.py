@@ -21,7 +21,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tupl
 
 import graphviz
 
-from .engine import Value
+from .engine import Value, _float
 from .steps import Roots, Step, all_values, backward_steps, count_steps, describe_step, value_name
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -111,8 +111,7 @@ def _fmt(x: float, digits: int) -> str:
 
 
 def _grad(v: Value) -> float:
-    g = v.grad
-    return g.data if isinstance(g, Value) else g
+    return _float(v.grad)
 
 
 def _fill(g: float, largest: float) -> str:

@@ -114,7 +114,7 @@ class Value:
         return not self._parents
 
     def __repr__(self) -> str:
-        grad = self.grad.data if isinstance(self.grad, Value) else self.grad
+        grad = _float(self.grad)
         name = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={grad!r}{name})"
 
@@ -212,7 +212,6 @@ class Value:
     def cos(self) -> "Value": return _unary(cos, self)
 
 
-Scalar = Union[float, Value]
 _new = Value._new
 
 

@@ -20,8 +20,8 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Uni
 
 from . import ops
 from .engine import Value, as_float
+from .ops import Scalar
 
-Scalar = Union[float, Value]
 MAX_LENGTH = 10_000      # characters: keeps parsing time and tree depth bounded
 
 

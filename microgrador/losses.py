@@ -16,34 +16,11 @@ from typing import Callable, Dict, Sequence, Union
 
 from . import ops
 from .engine import Value, as_float
-
-Scalar = Union[float, Value]
+from .ops import Scalar, class_index as _class_index, cross_entropy  # noqa: F401 - one of the losses
 
 
 def _check(outputs: Sequence, what: str) -> None:
-    if isinstance(outputs, (Value, str, bytes)) or not hasattr(outputs, "__len__"):
-        raise TypeError(f"{what} takes a list of Values (the network's outputs), got "
-                        f"{type(outputs).__name__}")
-    if len(outputs) == 0:
-        raise ValueError(f"{what} of an empty list of outputs is undefined")
-
-
-def _class_index(target: object, n: int, what: str) -> int:
-    return ops.class_index(target, n, what)
-
-
-_CROSS_ENTROPY: Dict[int, ops.CrossEntropy] = {}   # one op per target class, made once
-
-
-def cross_entropy(logits: Sequence[Scalar], target: int) -> Scalar:
-    """-log softmax(logits)[target] = logsumexp(logits) - logits[target], as one node
-    (stable for any logits); d/d logit_i = softmax_i - [i = target]."""
-    op = _CROSS_ENTROPY.get(target) if type(target) is int else None
-    if op is None or type(logits) not in (list, tuple) or not target < len(logits):
-        if type(target) is int and target >= 0 and target not in _CROSS_ENTROPY:
-            _CROSS_ENTROPY[target] = ops.CrossEntropy(target)
-        return ops.cross_entropy(logits, target)   # checks everything, names what is wrong
-    return op(*logits)
+    ops.check_list(outputs, what, "Values (the network's outputs)")
 
 
 def nll(log_probs: Sequence[Scalar], target: int) -> Scalar:

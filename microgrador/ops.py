@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from operator import mul as _mul
-from typing import TYPE_CHECKING, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Union
 
 from .floats import as_float, describe, is_number
 
@@ -341,17 +341,21 @@ class Dot(Op):
                            else (self._nonzero, self._nonzero_consts))
 
     def _forward_nonzero(self, parents: tuple) -> float:
-        """The forward rule read straight from the parent Values, without the terms
-        whose constant is 0 (a first-layer neuron's hot path: engine.apply uses it)."""
-        s = sum(map(_mul, [parents[i].data for i in self._nonzero], self._nonzero_consts))
-        return s + parents[-1].data if self.bias else s
+        """The forward rule read straight from the parent Values, so only the weights
+        of non-zero inputs are looked at (a first-layer neuron's hot path, engine.apply)."""
+        return self._weighted([parents[i].data for i in self._nonzero],
+                              parents[-1].data if self.bias else 0.0)
+
+    def _weighted(self, ws: list, bias: float) -> float:
+        """sum_i w_i c_i + bias over the non-zero constants c_i: the rule with constants."""
+        s = sum(map(_mul, ws, self._nonzero_consts))
+        return s + bias if self.bias else s
 
     def forward(self, *xs):
-        n = self.n
         if self.consts is not None:
-            s = sum(map(_mul, xs, self.consts))   # map stops after the n weights
-        else:
-            s = sum(map(_mul, xs[:n], xs[n:2 * n]))
+            return self._weighted([xs[i] for i in self._nonzero], xs[-1] if self.bias else 0.0)
+        n = self.n
+        s = sum(map(_mul, xs[:n], xs[n:2 * n]))
         return s + xs[-1] if self.bias else s
 
     def derivatives(self, out, *xs):
@@ -382,22 +386,23 @@ def power(x: Scalar, n: Scalar) -> Scalar:
 
 
 # --- functions of a list: one node, or n + 1 nodes for n outputs ------------------------------
-def _check_list(xs: Sequence, what: str) -> None:
+def check_list(xs: Sequence, what: str, items: str = "numbers or Values") -> None:
+    """A TypeError unless `xs` is a non-empty list (or tuple, ...) of `items`."""
     if isinstance(xs, (str, bytes)) or not hasattr(xs, "__len__") or hasattr(xs, "_record"):
-        raise TypeError(f"{what} takes a list of numbers or Values, got {type(xs).__name__}")
+        raise TypeError(f"{what} takes a list of {items}, got {type(xs).__name__}")
     if len(xs) == 0:
         raise ValueError(f"{what} of an empty list is undefined")
 
 
 def sum_of(values: Sequence[Scalar]) -> Scalar:
     """The sum of many Values as ONE node (not a chain of n - 1 additions)."""
-    _check_list(values, "sum")
+    check_list(values, "sum")
     return _sum(*values)
 
 
 def logsumexp(xs: Sequence[Scalar]) -> Scalar:
     """log(sum_i e^x_i), stable for large |x_i|."""
-    _check_list(xs, "logsumexp")
+    check_list(xs, "logsumexp")
     return _logsumexp(*xs)
 
 
@@ -411,7 +416,7 @@ def _all_numbers(xs: Sequence) -> bool:
 
 def softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """e^x_i / sum_j e^x_j for each i, stable for large |x_i| (the max is subtracted)."""
-    _check_list(xs, "softmax")
+    check_list(xs, "softmax")
     if _all_numbers(xs):
         xs = [as_float(x, "softmax") for x in xs]
     return _softmax(xs)
@@ -437,7 +442,7 @@ def _shared_lse(xs: Sequence[Scalar]) -> tuple:
 def log_softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """x_i - logsumexp(x) for each i: the log-probabilities, stable and exact at large
     logits ((x_i - m) - log sum_j e^(x_j - m), m = max x)."""
-    _check_list(xs, "log_softmax")
+    check_list(xs, "log_softmax")
     if _all_numbers(xs):
         m, r = _shifted_lse([as_float(x, "log_softmax") for x in xs])
         return [(x - m) - r for x in xs]
@@ -445,10 +450,17 @@ def log_softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     return [LogSoftmaxAt(i, m)(x, r) for i, x in enumerate(xs)]
 
 
+_CROSS_ENTROPY: Dict[int, CrossEntropy] = {}   # one op per target class, made once
+
+
 def cross_entropy(logits: Sequence[Scalar], target: int) -> Scalar:
     """-log softmax(logits)[target] as one node; d/d logit_i = softmax_i - [i = target]."""
-    _check_list(logits, "cross_entropy")
-    return CrossEntropy(class_index(target, len(logits), "cross_entropy"))(*logits)
+    op = _CROSS_ENTROPY.get(target) if type(target) is int else None
+    if op is None or type(logits) not in (list, tuple) or not target < len(logits):
+        check_list(logits, "cross_entropy")     # checks everything, names what is wrong
+        target = class_index(target, len(logits), "cross_entropy")
+        op = _CROSS_ENTROPY.get(target) or _CROSS_ENTROPY.setdefault(target, CrossEntropy(target))
+    return op(*logits)
 
 
 def class_index(target: object, n: int, what: str) -> int:
@@ -465,7 +477,7 @@ def class_index(target: object, n: int, what: str) -> int:
 def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None) -> Scalar:
     """sum_i a_i * b_i (+ bias) as ONE node. Plain numbers in `b` (inputs, pixels)
     are constants, not graph nodes: only the Values are parents."""
-    _check_list(a, "dot")
+    check_list(a, "dot")
     if not hasattr(b, "__len__") or len(a) != len(b):
         raise ValueError(f"dot: the two lists must have the same length, got {len(a)} "
                          f"and {len(b) if hasattr(b, '__len__') else type(b).__name__}")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Callable, List, Sequence, Tuple, Union
 
 from .engine import Value, as_float
+from .ops import Scalar
 from . import ops
 
-Scalar = Union[float, Value]
 
 
 class GradcheckError(AssertionError):
