@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import math
 from operator import mul as _mul
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from .floats import as_float, describe, is_number
 
-if TYPE_CHECKING:                      # for the type hints only: no import at run time
-    from .engine import Value
-
-Scalar = Union[float, "Value"]
+# A Scalar is a float or a Value (engine.py's): the rules never need to know which,
+# and this module does not import the engine, which imports it.
+Scalar = Union[float, "Value"]  # noqa: F821
 _EXP_MAX = math.log(1.7976931348623157e308)   # exp(x) overflows a float above this
 
 
