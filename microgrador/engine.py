@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import compress
 from operator import attrgetter
-from typing import Iterator, List, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .floats import as_float, describe, is_number
 from .ops import (Op, absolute, add, cos, div, exp, leaky_relu, log, mul, neg, power, relu,
@@ -281,7 +281,9 @@ def topological_order(root: Value) -> List[Value]:
 _MANY = 8   # above this many parents, a zero partial is filtered out in C
 
 
-def chain_rule(order: List[Value], create_graph: bool = False, check: bool = False) -> Iterator[Value]:
+def chain_rule(order: List[Value], create_graph: bool = False, check: bool = False, *,
+               adjoint: Optional[Dict[Value, object]] = None, within: Optional[set] = None,
+               partials: Optional[Callable[[Value], Sequence]] = None) -> Iterator[Value]:
     """The backward pass, one node at a time from the output: for each node of `order`
     (reversed), pass its grad to its parents by
 
@@ -296,16 +298,24 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
     so the grads become Values that remember how they depend on the inputs (every
     term is built, zeros included, so every grad below the root is a Value).
     check (anomaly mode): stop at the first non-finite contribution, naming the node.
+
+    For the functional transforms, which must not write .grad: with `adjoint` the
+    grads live in that dict instead (absent = 0, and multiplications by a constant
+    0 or 1 are not built), only parents in `within` receive them, and `partials(node)`
+    gives the local derivatives.
     """
+    if adjoint is not None:
+        yield from _chain_rule_into(order, adjoint, within, partials)
+        return
     for node in reversed(order):
         yield node
         g = node.grad
         if create_graph:
-            partials = node._op.derivatives(node, *node._parents)
+            local = node._op.derivatives(node, *node._parents)
         elif g == 0.0:
             continue                  # nothing to pass on
         elif check:
-            partials = node._partials
+            local = node._partials
         else:
             sparse = node._op.sparse
             if sparse is not None:   # only the non-zero local derivatives, by slot
@@ -313,24 +323,57 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
                 for i, d in zip(*sparse):
                     parents[i].grad += g * d
                 continue
-            partials = node._partials
-            if len(partials) > _MANY:
+            local = node._partials
+            if len(local) > _MANY:
                 # A black pixel's weight has local derivative 0: on a wide node,
                 # compress/filter pick the non-zero terms in C, in the same order.
-                for parent, d in zip(compress(node._parents, partials), filter(None, partials)):
+                for parent, d in zip(compress(node._parents, local), filter(None, local)):
                     parent.grad += g * d
                 continue
-            for parent, d in zip(node._parents, partials):
+            for parent, d in zip(node._parents, local):
                 if d:
                     parent.grad += g * d
             continue
-        for i, (parent, d) in enumerate(zip(node._parents, partials)):
+        for i, (parent, d) in enumerate(zip(node._parents, local)):
             if check:
                 _check_finite(node, i, parent, g, d)
             if create_graph:
                 parent.grad = parent.grad + g * d
             elif d:
                 parent.grad += g * d
+
+
+def _chain_rule_into(order: List[Value], adjoint: Dict[Value, object], within: Optional[set],
+                     partials: Optional[Callable[[Value], Sequence]]) -> Iterator[Value]:
+    """chain_rule with the grads in `adjoint` (see there)."""
+    for node in reversed(order):
+        yield node
+        g = adjoint.get(node)
+        if g is None:
+            continue
+        local = node._partials if partials is None else partials(node)
+        for parent, d in zip(node._parents, local):
+            if within is not None and parent not in within:
+                continue
+            c = _times(g, d)
+            if c is not None:
+                adjoint[parent] = adjoint[parent] + c if parent in adjoint else c
+
+
+def _times(a, b):
+    """a * b, skipping the multiplications by a constant 0 or 1 (exact, and they would
+    only grow the graph). Returns None for an exact zero."""
+    if not isinstance(a, Value):
+        if a == 0.0:
+            return None
+        if a == 1.0:
+            return b
+    if not isinstance(b, Value):
+        if b == 0.0:
+            return None
+        if b == 1.0:
+            return a
+    return a * b
 
 
 def _check_finite(node: Value, i: int, parent: Value, g, d) -> None:

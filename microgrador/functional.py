@@ -15,7 +15,9 @@ f's graph, then sweeps that graph with the chain rule:
     reverse (vjp):  adjoint(parent)  += adjoint(node) * d node/d parent   outputs -> inputs
     forward (jvp):  tangent(node)     = sum_i d node/d parent_i * tangent(parent_i)
 
-The local derivatives d node/d parent are the engine's: the floats the forward pass
+The reverse sweep is the engine's own `chain_rule`, the one backward() runs, with
+the adjoints kept in a dict so that no `.grad` is written; the forward sweep is its
+mirror image. The local derivatives d node/d parent are the engine's: the floats the forward pass
 stored (`.partials`), or, when the result must itself be differentiable, the same
 rule `node._op.derivatives(node, *parents)` run again on Values. That second case is
 how grad(grad(f)) works: the inner grad returns Values whose graph the outer grad
@@ -37,10 +39,11 @@ and n by `jacfwd`: a loss (m = 1) wants reverse mode.
 """
 from __future__ import annotations
 
+from collections import deque
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
-from .engine import Value, as_float, enable_grad, topological_order
+from .engine import Value, _times, as_float, chain_rule, enable_grad, topological_order
 from .ops import Op
 
 ArgNums = Union[int, Sequence[int]]
@@ -145,22 +148,15 @@ class _Sweeps:
         return found
 
     def backward(self, cotangents: Sequence) -> list:
-        """sum_k cotangent_k * d output_k/d input_i for each input i (one reverse sweep)."""
+        """sum_k cotangent_k * d output_k/d input_i for each input i: one reverse sweep,
+        the engine's chain_rule, with the adjoints kept here instead of in .grad."""
         adjoint: Dict[Value, Any] = {}
         for out, ct in zip(self.outputs, cotangents):
             if isinstance(out, Value) and out in self.reachable:
                 adjoint[out] = adjoint[out] + ct if out in adjoint else ct
         with enable_grad():   # f's graph is needed, even under no_grad()
-            for node in reversed(self.nodes):
-                g = adjoint.get(node)
-                if g is None:
-                    continue
-                for parent, d in zip(node._parents, self.partials(node)):
-                    if parent not in self.reachable:
-                        continue
-                    c = _times(g, d)
-                    if c is not None:
-                        adjoint[parent] = adjoint[parent] + c if parent in adjoint else c
+            deque(chain_rule(self.nodes, adjoint=adjoint, within=self.reachable,
+                             partials=self.partials), maxlen=0)
         return [adjoint.get(x, 0.0) for x in self.inputs]
 
     def forward(self, tangents: Sequence) -> list:
@@ -203,22 +199,6 @@ def _topological_order(outputs: Sequence) -> List[Value]:
     with enable_grad():   # f's graph is needed, even under no_grad()
         root = _OUTPUTS(*values)
     return [node for node in topological_order(root) if node is not root]
-
-
-def _times(a, b):
-    """a * b, skipping the multiplications by a constant 0 or 1 (exact, and they would
-    only grow the graph). Returns None for an exact zero."""
-    if not isinstance(a, Value):
-        if a == 0.0:
-            return None
-        if a == 1.0:
-            return b
-    if not isinstance(b, Value):
-        if b == 0.0:
-            return None
-        if b == 1.0:
-            return a
-    return a * b
 
 
 # --- calling f on fresh inputs ---------------------------------------------------------------
