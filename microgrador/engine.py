@@ -88,6 +88,10 @@ class Value:
     def _record(op: Op, args: Sequence) -> "Value":
         """`op` applied to `args` (Values, and plain numbers that become constant leaves):
         how Op.__call__ hands an op on a Value to the engine."""
+        if len(args) == 1:            # the common cases first, without the list work
+            return _unary(op, args[0])
+        if len(args) == 2:
+            return _binary(op, args[0], args[1])
         parents = tuple([a if isinstance(a, Value) else _constant(a, op.name) for a in args])
         xs = [p.data for p in parents]
         out = op.forward(*xs)

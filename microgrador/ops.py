@@ -62,8 +62,9 @@ class Op:
     def __call__(self, *args) -> Scalar:
         """On plain numbers, the number; with a Value among the inputs, a new Value."""
         for a in args:
-            if not is_number(a):
-                record = getattr(a, "_record", None)   # a Value records the op itself
+            kind = type(a)
+            if kind is not float and kind is not int:
+                record = getattr(kind, "_record", None)   # a Value records the op itself
                 if record is not None:
                     return record(self, args)
         out = self.forward(*[as_float(a, f"op {self.name!r}") for a in args])
