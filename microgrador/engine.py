@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 import itertools
 import math
-from collections import deque
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import compress
@@ -173,10 +172,10 @@ class Value:
                 # the grads must be recorded as a graph, even inside no_grad()
                 with _mode(_grad_mode, True):
                     self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad)
-                    deque(chain_rule(order, True, _anomaly_mode()), maxlen=0)
+                    _run(chain_rule(order, True, _anomaly_mode()))
             else:
                 self.grad = self.grad + grad if self.is_leaf else grad
-                deque(chain_rule(order, False, _anomaly_mode()), maxlen=0)
+                _run(chain_rule(order, False, _anomaly_mode()))
         finally:
             if collecting:
                 gc.enable()
@@ -286,15 +285,17 @@ _MANY = 8   # above this many parents, a zero partial is filtered out in C
 
 
 def chain_rule(order: List[Value], create_graph: bool = False, check: bool = False, *,
-               adjoint: Optional[Dict[Value, object]] = None, within: Optional[set] = None,
+               pause: bool = False, adjoint: Optional[Dict[Value, object]] = None,
+               within: Optional[set] = None,
                partials: Optional[Callable[[Value], Sequence]] = None) -> Iterator[Value]:
     """The backward pass, one node at a time from the output: for each node of `order`
     (reversed), pass its grad to its parents by
 
         parent.grad += node.grad * d(node)/d(parent)
 
-    It yields each node just before passing its grad on (backward() runs it to the
-    end; backward_steps watches each node). A node whose grad is 0 passes nothing on,
+    With pause=True it yields each node just before passing its grad on, so that
+    backward_steps can watch each node; otherwise it runs to the end at the first
+    next() (backward() runs it so). A node whose grad is 0 passes nothing on,
     nor does a zero local derivative: skipping them is exact (so 0 * inf counts as 0,
     where PyTorch would give NaN, and a -0.0 grad is not turned into 0.0).
 
@@ -312,7 +313,8 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
         yield from _chain_rule_into(order, adjoint, within, partials)
         return
     for node in reversed(order):
-        yield node
+        if pause:
+            yield node
         g = node.grad
         if create_graph:
             local = node._op.derivatives(node, *node._parents)
@@ -345,6 +347,12 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
                 parent.grad = parent.grad + g * d
             elif d:
                 parent.grad += g * d
+
+
+def _run(sweep: Iterator) -> None:
+    """Run a sweep to its end."""
+    for _ in sweep:
+        pass
 
 
 def _chain_rule_into(order: List[Value], adjoint: Dict[Value, object], within: Optional[set],

@@ -39,7 +39,6 @@ and n by `jacfwd`: a loss (m = 1) wants reverse mode.
 """
 from __future__ import annotations
 
-from collections import deque
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
@@ -155,8 +154,9 @@ class _Sweeps:
             if isinstance(out, Value) and out in self.reachable:
                 adjoint[out] = adjoint[out] + ct if out in adjoint else ct
         with enable_grad():   # f's graph is needed, even under no_grad()
-            deque(chain_rule(self.nodes, adjoint=adjoint, within=self.reachable,
-                             partials=self.partials), maxlen=0)
+            for _ in chain_rule(self.nodes, adjoint=adjoint, within=self.reachable,
+                                partials=self.partials):
+                pass
         return [adjoint.get(x, 0.0) for x in self.inputs]
 
     def forward(self, tangents: Sequence) -> list:

@@ -62,7 +62,7 @@ def backward_steps(root: Value, grad: float = 1.0) -> Iterator[Step]:
         node.grad = 0.0
     root.grad = grad
     total = len(order)
-    sweep = chain_rule(order)     # backward()'s own sweep, paused before each node
+    sweep = chain_rule(order, pause=True)     # backward()'s own sweep, paused at each node
     node = next(sweep)
     for index in range(total):
         g = node.grad
