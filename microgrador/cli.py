@@ -8,7 +8,19 @@ import signal
 import sys
 from typing import List, Optional
 
-from . import check_cli, demo, draw_cli, exercises_cli, scalar_net, train_cli
+from . import check_cli, demo, exercises_cli, scalar_net, train_cli
+
+try:
+    from . import draw_cli
+except ModuleNotFoundError as e:
+    # The one package a command may lack: the graphviz Python package, which pip
+    # installs with microgrador but which is absent where the core runs from a
+    # source folder, as under PyPy. Training and the rest must still work there,
+    # and `draw` says what is missing. Any other failed import is an error.
+    if e.name != "graphviz":
+        raise
+    draw_cli = None
+    _missing_graphviz = str(e)
 
 # modules that provide register(subparsers), in the order `--help` lists them. Imported
 # above, not looked up by name: a module that fails to import is an error, not a
@@ -23,6 +35,21 @@ COMMAND_MODULES = [
 ]
 
 
+def _register_draw_without_graphviz(subparsers) -> None:
+    """`microgrador draw` where the graphviz Python package is missing: it says so."""
+    p = subparsers.add_parser("draw", help="draw a graph (needs the graphviz Python package)",
+                              add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def run(args) -> int:
+        print(f"microgrador draw: {_missing_graphviz}: drawing needs the graphviz Python "
+              f"package; install it with `{sys.executable} -m pip install graphviz` (it comes "
+              f"with `pip install microgrador`), and Graphviz's `dot` to render",
+              file=sys.stderr)
+        return 2
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="microgrador",
@@ -31,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"microgrador {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
-        module.register(subparsers)
+        if module is None:
+            _register_draw_without_graphviz(subparsers)
+        else:
+            module.register(subparsers)
     return parser
 
 
