@@ -1,29 +1,73 @@
 """Checkpoint files: a module's architecture and parameters as JSON (never pickle).
 
     save_module(net, "net.json")      # what net.save("net.json") does
-    load_model("net.json")            # a new module of the saved architecture
+    load_into(net, "net.json")        # what net.load("net.json") does
+    read_checkpoint("net.json")       # the checked contents, as a dict
 
 A file is {"format": "microgrador-checkpoint", "version": 1, "model": config(),
 "num_parameters", "meta", "state_dict"}. Reading checks every entry, and the size of
-the architecture against the numbers in the file, before anything is built: a file
-passed between students cannot make this program allocate a billion-unit layer.
+the architecture against the numbers in the file, before anything is built (check_sizes): a
+file passed between students cannot make this program allocate a billion-unit layer.
+
+This is the file format only: it reads architectures as JSON data and needs no network
+class, so Module (module.py) builds on it. Building a model of the architecture a file
+names is rebuild.py's job (load_model).
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-from typing import Any, Dict, List, Optional, Union
-
-from .layers import module_from_config
-from .nn import MODULE_TYPES, CheckpointError, Module, describe_config
+from typing import Any, Dict, List, Optional, Protocol, Union
 
 CHECKPOINT_FORMAT = "microgrador-checkpoint"
 CHECKPOINT_VERSION = 1
+# The dense modules, whose parameter count a config fixes exactly (_parameters_in_config).
+DENSE_TYPES = ("MLP", "Layer", "Neuron")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or state dict that cannot be loaded; the message says why."""
+
+
+class Checkpointable(Protocol):
+    """What the file format needs of a module; every microgrador Module has it."""
+
+    def config(self) -> Dict[str, Any]: ...
+
+    def state_dict(self) -> Dict[str, Any]: ...
+
+    def num_parameters(self) -> int: ...
+
+    def load_state_dict(self, state: Any, source: str = "state dict") -> None: ...
+
+
+# --- architectures, read as data ------------------------------------------------------------------
+def describe_config(cfg: Any) -> str:
+    """A module's architecture (its config()) in one line, e.g. MLP(2 -> 3 -> 2, ...)."""
+    if not isinstance(cfg, dict):
+        return repr(cfg)
+    t = cfg.get("type")
+    try:
+        if t == "MLP":
+            sizes = " -> ".join(str(n) for n in [cfg["nin"], *cfg["sizes"]])
+            return (f"MLP({sizes}, activation={cfg['activation']}, "
+                    f"output_activation={cfg['output_activation']})")
+        if t == "Layer":
+            return f"Layer({cfg['nin']} -> {cfg['nout']}, {cfg['activation']})"
+        if t == "Neuron":
+            return f"Neuron({cfg['nin']} inputs, {cfg['activation']})"
+        if t == "Sequential":   # the image layers by their type: their options make a long line
+            return "Sequential(" + ", ".join(
+                describe_config(layer) if layer.get("type") in DENSE_TYPES else str(layer.get("type"))
+                for layer in cfg["layers"]) + ")"
+    except (KeyError, TypeError, AttributeError):   # a malformed config from a file
+        pass
+    return json.dumps(cfg)
 
 
 # --- writing --------------------------------------------------------------------------------------
-def save_module(module: Module, path: str, meta: Optional[Dict[str, Any]] = None) -> None:
+def save_module(module: Checkpointable, path: str, meta: Optional[Dict[str, Any]] = None) -> None:
     """Write the architecture and parameters of `module` to `path` as JSON. `meta`
     (JSON-safe) is stored alongside, e.g. training figures. The file is written whole
     or not at all (a temporary file is renamed), so a crash cannot leave half a
@@ -50,7 +94,7 @@ def save_module(module: Module, path: str, meta: Optional[Dict[str, Any]] = None
         raise
 
 
-def load_into(module: Module, path: str) -> None:
+def load_into(module: Checkpointable, path: str) -> None:
     """Load the parameters saved in `path` into `module`, whose architecture must be the file's."""
     doc = read_checkpoint(path)
     if doc["model"] != module.config():
@@ -146,7 +190,7 @@ def _least_numbers_in_config(cfg: Any) -> Optional[int]:
     if not isinstance(cfg, dict):
         return None
     kind = cfg.get("type")
-    if kind in MODULE_TYPES:
+    if kind in DENSE_TYPES:
         return _parameters_in_config(kind, {k: v for k, v in cfg.items() if k != "type"})
     sizes = [cfg.get(k) for k in ("in_channels", "out_channels", "kernel_size", "num_features")]
     if kind == "Conv2d":
@@ -165,21 +209,15 @@ def _least_numbers_in_config(cfg: Any) -> Optional[int]:
     return 0 if kind else None
 
 
-def load_model(path: str) -> Module:
-    """Rebuild the module saved in `path` (its architecture is in the file) with the
-    saved parameters."""
-    return model_from_checkpoint(read_checkpoint(path), path)
-
-
-def model_from_checkpoint(doc: Dict[str, Any], path: str) -> Module:
-    """The module of a checkpoint already read by read_checkpoint(path), with its
-    parameters (for callers that also want the checkpoint's meta data)."""
+def check_sizes(doc: Dict[str, Any], path: str) -> None:
+    """Refuse a checkpoint (read by read_checkpoint) whose architecture needs far more
+    numbers than its state_dict holds, before anything of that size is built."""
     cfg = dict(doc["model"]) if isinstance(doc["model"], dict) else {}
     kind = cfg.pop("type", None)
     # The file must hold every parameter the architecture needs, so a 172-byte file
     # cannot ask for a billion-unit layer: check the count before allocating anything.
     # (MLP, Layer and Neuron; layers.py's image models are checked when their state loads.)
-    if kind in MODULE_TYPES:
+    if kind in DENSE_TYPES:
         needed, held = _parameters_in_config(kind, cfg), _count_numbers(doc["state_dict"])
         if needed is not None and needed != held:
             raise CheckpointError(f"{path}: the model {describe_config(doc['model'])} has {needed:,} "
@@ -198,9 +236,3 @@ def model_from_checkpoint(doc: Dict[str, Any], path: str) -> Module:
         if needed is not None and needed > held and needed > EARLY_REFUSAL:
             raise CheckpointError(f"{path}: the model {describe_config(doc['model'])} has {needed:,} "
                                   f"parameters, but the state_dict holds {held:,} numbers")
-    try:
-        model = module_from_config(doc["model"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot build the model {describe_config(doc['model'])}: {e}") from None
-    model.load_state_dict(doc["state_dict"], source=str(path))
-    return model

@@ -1,4 +1,5 @@
-"""Drawings of computation graphs with Graphviz: `draw`, `draw_step`, `save`, `save_steps`.
+"""Drawings of computation graphs with Graphviz: `draw`, `draw_step`, `save`, `save_steps`,
+and `explore`, the step-through web page of a graph.
 
     g = draw(loss)                 # a graphviz.Digraph; in Jupyter it shows inline
     save(g, "loss.svg")            # svg, png, pdf (need the `dot` program) or .dot/.gv
@@ -22,6 +23,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tupl
 import graphviz
 
 from .engine import Value, _float
+from .explore_page import TOO_LARGE_FOR_PAGE, Explorer, build_page
 from .steps import Roots, Step, all_values, backward_steps, count_steps, describe_step, value_name
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -387,15 +389,21 @@ def save_gif(root: Value, path: Union[str, os.PathLike], *, duration_ms: int = 1
     return path
 
 
-__all__ = ["draw", "draw_step", "save", "save_steps", "save_gif", "escape", "Drawing",
-           "GraphvizNotFound", "GraphTooLarge", "INSTALL_HELP", "value_name"]
-
-
-def explore(root: Value, **options):
+def explore(root: Value, *, play_ms: int = 900, **options) -> Explorer:
     """A page that steps through forward and backward on this graph: shows inline in
-    Jupyter, `.save("g.html")` writes one self-contained file. See microgrador.explore."""
-    from .explore import explore as make_page   # the page's code lives in its own module
-    return make_page(root, **options)
+    Jupyter, `.save("g.html")` writes one self-contained file. Keywords go to `draw`
+    (rankdir, show_local, color_by_grad, collapse, max_nodes, digits, caption); `play_ms`
+    is the time per step of the play button. The grads of the graph are left as they were.
+
+    The graph is laid out here, as draw() lays it out; explore_page.py builds the page."""
+    def lay_out(draw_options: dict) -> Drawing:
+        try:
+            return draw(root, **draw_options)
+        except GraphTooLarge as e:
+            raise GraphTooLarge(str(e).replace("draw:", "explore:", 1) + TOO_LARGE_FOR_PAGE) from None
+
+    return build_page(root, lay_out, play_ms=play_ms, **options)
 
 
-__all__.append("explore")
+__all__ = ["draw", "draw_step", "save", "save_steps", "save_gif", "escape", "Drawing",
+           "GraphvizNotFound", "GraphTooLarge", "INSTALL_HELP", "value_name", "explore"]

@@ -13,6 +13,7 @@ from typing import Dict, List
 
 from . import draw as drawing
 from .draw import RANKDIRS, RENDER_FORMATS
+from .explore_page import check_path
 
 SCALAR_NET = "scalar-net"
 STEP_FORMATS = RENDER_FORMATS + ("dot",)   # a step frame is a drawing, or its DOT source
@@ -119,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
                    max_nodes=args.max_nodes)
     try:
         if args.html:   # a bad page name is found before any drawing is made
-            from .explore import check_path
             check_path(args.html)
         root = _build_graph(args)
     except OSError as e:

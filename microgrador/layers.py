@@ -12,7 +12,8 @@ contributions: w.grad = sum over output positions p of dL/dout_p * x_p(w).
 BatchNorm1d needs a batch: `net.forward_batch([x1, x2, ...])` runs the samples together,
 and in training mode normalises each feature over the batch. `net.eval()` switches it
 (and Dropout) to evaluation behaviour, `net.train()` back, as in PyTorch.
-These classes are exported from microgrador.nn; import them from there.
+These classes are exported from microgrador.nn; import them from there. They build on
+Module (module.py) and the dense Layer (dense.py); rebuild.py makes them from a config.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import ops
 from .engine import Value, apply, as_float
-from .nn import ACTIVATIONS, MODULE_TYPES as _NN_TYPES, Init, Layer, Module, Seed, _rng
+from .dense import ACTIVATIONS, Layer
+from .init import Init, Seed, as_rng
+from .module import Module
 from .ops import Dot
 
 Image = Sequence[Sequence[Sequence[Union[float, Value]]]]   # [channel][row][column]
@@ -120,7 +123,7 @@ class Conv2d(Module):
         self.kernel_size = _size(kernel_size, "kernel_size", "Conv2d")
         self.stride = _size(stride, "stride", "Conv2d")
         self.padding = _size(padding, "padding", "Conv2d", minimum=0)
-        rng = _rng(seed)
+        rng = as_rng(seed)
         init, bias_init = Init.parse(init), Init.parse(bias_init)
         k2 = kernel_size * kernel_size
         fan_in, fan_out = in_channels * k2, out_channels * k2
@@ -419,7 +422,7 @@ class Dropout(Module):
         if not 0 <= self.p <= 1:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p!r}")
         self.seed = seed if type(seed) is int else None
-        self.rng = _rng(seed)
+        self.rng = as_rng(seed)
         self.training = True
 
     def __call__(self, x: Any) -> Any:
@@ -494,19 +497,6 @@ class Sequential(Module):
     def config(self) -> Dict[str, Any]:
         return {"type": "Sequential", "layers": [layer.config() for layer in self.layers]}
 
-    @classmethod
-    def from_config(cls, cfg: Dict[str, Any]) -> "Sequential":
-        layers = cfg.get("layers")
-        if set(cfg) != {"type", "layers"} or not isinstance(layers, list):
-            raise ValueError("a Sequential is {\"type\": \"Sequential\", \"layers\": [...]}")
-        built = []
-        for i, layer in enumerate(layers):
-            try:
-                built.append(module_from_config(layer))
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"layers[{i}]: {e}") from None
-        return cls(*built)
-
     def __repr__(self) -> str:
         lines = [f"Sequential: {self.num_parameters():,} parameters"]
         lines += [f"  layers[{i}]: {layer!r}".replace("\n", "\n    ") for i, layer in enumerate(self.layers)]
@@ -523,7 +513,7 @@ def small_lenet(num_classes: int = 10, batch_norm: bool = False, init: Union[str
 
     5,142 parameters (5,654 with batch_norm), against the 784-300-10 MLP's 238,510; one
     sample is 3,456 + 1,024 + 10 dot nodes."""
-    rng = _rng(seed)
+    rng = as_rng(seed)
     layers: List[Module] = [
         Conv2d(1, 6, 5, init=init, seed=rng), ReLU(), MaxPool2d(2),
         Conv2d(6, 16, 5, init=init, seed=rng), ReLU(), MaxPool2d(2), Flatten()]
@@ -533,26 +523,5 @@ def small_lenet(num_classes: int = 10, batch_norm: bool = False, init: Union[str
     return Sequential(*layers)
 
 
-MODULE_TYPES = {cls.__name__: cls for cls in (
-    Conv2d, MaxPool2d, AvgPool2d, Flatten, ReLU, Tanh, Sigmoid, BatchNorm1d, Dropout, Sequential)}
-_PARAMETERISED = {**_NN_TYPES, "Conv2d": Conv2d}   # built with init="zeros"
-
-
-def module_from_config(cfg: Any) -> Module:
-    """An empty module (zero weights) of the architecture `cfg` (a module's config())."""
-    if not isinstance(cfg, dict):
-        raise ValueError(f"a module's architecture is an object, got {type(cfg).__name__}")
-    args = dict(cfg)
-    kind = args.pop("type", None)
-    if kind in _PARAMETERISED:
-        return _PARAMETERISED[kind](**args, init="zeros")
-    if kind == "Sequential":
-        return Sequential.from_config(cfg)
-    if kind not in MODULE_TYPES:
-        raise ValueError(f"unknown model type {kind!r}; known: "
-                         f"{', '.join([*_PARAMETERISED, *MODULE_TYPES])}")
-    return MODULE_TYPES[kind](**args)
-
-
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "ReLU", "Tanh", "Sigmoid",
-           "BatchNorm1d", "Dropout", "Sequential", "module_from_config", "small_lenet"]
+           "BatchNorm1d", "Dropout", "Sequential", "small_lenet"]

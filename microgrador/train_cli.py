@@ -20,11 +20,10 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from .checkpoint import model_from_checkpoint, read_checkpoint
 from .datasets import NUM_CLASSES, TITLES
-from .layers import small_lenet
 from .losses import cross_entropy
-from .nn import ACTIVATIONS, MLP, CheckpointError, Init, Module, describe_config
+from .nn import (ACTIVATIONS, MLP, CheckpointError, Init, Module, describe_config, model_from_checkpoint,
+                 read_checkpoint, small_lenet)
 from .optim import SGD
 from .training import (Data, LossFn, confusion_matrix, format_confusion, is_count, peak_rss_mb, plot_history, require_matplotlib, train)
 
