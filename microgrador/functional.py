@@ -328,6 +328,13 @@ def vjp(f: Callable, *primals) -> Tuple[Tree, Callable]:
     return call.value(), vjp_fn
 
 
+def _one_hot(n: int, k: int) -> List[float]:
+    """[0, ..., 0, 1, 0, ..., 0]: n entries, the 1 at k (a seed for one sweep)."""
+    seed = [0.0] * n
+    seed[k] = 1.0
+    return seed
+
+
 def jacrev(f: Callable, argnums: ArgNums = 0) -> Callable:
     """The Jacobian by reverse mode: one reverse sweep per output of f.
 
@@ -339,9 +346,8 @@ def jacrev(f: Callable, argnums: ArgNums = 0) -> Callable:
         m = len(call.outs)
         rows = []
         for k in range(m):
-            one_hot = [0.0] * m
-            one_hot[k] = 1.0
-            rows.append(_pick(call.split(call.sweeps.backward(one_hot), call.as_values), single))
+            rows.append(_pick(call.split(call.sweeps.backward(_one_hot(m, k)), call.as_values),
+                              single))
         return _unflatten(call.out_shape, iter(rows))
     jacrev_f.__name__ = f"jacrev({getattr(f, '__name__', 'f')})"
     return jacrev_f
@@ -359,9 +365,7 @@ def jacfwd(f: Callable, argnums: ArgNums = 0) -> Callable:
         n = len(call.inputs)
         columns = []
         for j in range(n):
-            one_hot = [0.0] * n
-            one_hot[j] = 1.0
-            columns.append(call.sweeps.forward(one_hot))
+            columns.append(call.sweeps.forward(_one_hot(n, j)))
         rows = [_pick(call.split([column[k] for column in columns], call.as_values), single)
                 for k in range(len(call.outs))]
         return _unflatten(call.out_shape, iter(rows))

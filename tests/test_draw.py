@@ -319,14 +319,6 @@ def test_save_dot_source_and_bad_extension(tmp_path):
         save(g, tmp_path / "g.txt")
 
 
-@pytest.fixture
-def no_graphviz(tmp_path, monkeypatch):
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    assert shutil.which("dot") is None
-
-
 def test_missing_graphviz_says_how_to_install(no_graphviz, tmp_path):
     g = draw(neuron()[-1])
     assert "digraph" in g.source                    # the source needs no binary

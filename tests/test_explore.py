@@ -173,14 +173,6 @@ def test_over_max_nodes_says_what_to_do():
     assert "smaller part" in str(info.value)
 
 
-@pytest.fixture
-def no_graphviz(tmp_path, monkeypatch):
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    assert shutil.which("dot") is None
-
-
 def test_missing_graphviz_says_how_to_install(no_graphviz):
     with pytest.raises(GraphvizNotFound) as info:
         explore(tanh_neuron()[-1])
