@@ -327,3 +327,18 @@ def test_train_fashion_reads_its_own_folder_and_evaluate_follows_its_data_set(tm
     assert "FashionMNIST test set" in out
     code, _, err = run(["evaluate", str(model), "--subset", "--no-progress"])
     assert code == 2 and "no bundled subset of FashionMNIST" in err
+
+
+@pytest.mark.parametrize("argv, lr", [
+    (["--model", "mlp", "--hidden", "4"], 0.05),
+    (["--model", "cnn"], 0.0075),         # 0.05 makes the CNN diverge within an epoch
+    (["--model", "cnn", "--lr", "0.02"], 0.02),
+])
+def test_the_default_learning_rate_follows_the_model(argv, lr):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["train", "mnist", "--subset", "--limit", "3", "--val-limit", "2",
+                     "--json", "--no-progress"] + argv)
+    assert code == 0
+    report = json.loads(out.getvalue())
+    assert report["lr"] == lr and f"lr={lr}" in report["optimizer"]
