@@ -22,7 +22,7 @@ from itertools import compress
 from operator import attrgetter
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .floats import as_float, describe, is_number
+from .floats import as_float, describe
 from .ops import (Op, absolute, add, cos, div, exp, leaky_relu, log, mul, neg, power, relu,
                   sigmoid, sin, sqrt, sub, tanh)
 
@@ -91,10 +91,7 @@ class Value:
             return _unary(op, args[0])
         if len(args) == 2:
             return _binary(op, args[0], args[1])
-        parents = tuple([a if isinstance(a, Value) else _constant(a, op.name) for a in args])
-        xs = [p.data for p in parents]
-        out = op.forward(*xs)
-        return _new(op, out, parents, op.derivatives(out, *xs))
+        return apply(op, tuple([a if isinstance(a, Value) else _constant(a, op.name) for a in args]))
 
     # --- inspection, for drawings and teaching -------------------------------------
     @property
@@ -310,7 +307,7 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
     gives the local derivatives.
     """
     if adjoint is not None:
-        yield from _chain_rule_into(order, adjoint, within, partials)
+        yield from _chain_rule_into(order, pause, adjoint, within, partials)
         return
     for node in reversed(order):
         if pause:
@@ -355,11 +352,13 @@ def _run(sweep: Iterator) -> None:
         pass
 
 
-def _chain_rule_into(order: List[Value], adjoint: Dict[Value, object], within: Optional[set],
+def _chain_rule_into(order: List[Value], pause: bool, adjoint: Dict[Value, object],
+                     within: Optional[set],
                      partials: Optional[Callable[[Value], Sequence]]) -> Iterator[Value]:
     """chain_rule with the grads in `adjoint` (see there)."""
     for node in reversed(order):
-        yield node
+        if pause:
+            yield node
         g = adjoint.get(node)
         if g is None:
             continue

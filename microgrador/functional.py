@@ -42,7 +42,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
-from .engine import Value, _times, as_float, chain_rule, enable_grad, topological_order
+from .engine import Value, _run, _times, as_float, chain_rule, enable_grad, topological_order
 from .ops import Op
 
 ArgNums = Union[int, Sequence[int]]
@@ -154,9 +154,8 @@ class _Sweeps:
             if isinstance(out, Value) and out in self.reachable:
                 adjoint[out] = adjoint[out] + ct if out in adjoint else ct
         with enable_grad():   # f's graph is needed, even under no_grad()
-            for _ in chain_rule(self.nodes, adjoint=adjoint, within=self.reachable,
-                                partials=self.partials):
-                pass
+            _run(chain_rule(self.nodes, adjoint=adjoint, within=self.reachable,
+                            partials=self.partials))
         return [adjoint.get(x, 0.0) for x in self.inputs]
 
     def forward(self, tangents: Sequence) -> list:

@@ -481,11 +481,10 @@ def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None)
     if not hasattr(b, "__len__") or len(a) != len(b):
         raise ValueError(f"dot: the two lists must have the same length, got {len(a)} "
                          f"and {len(b) if hasattr(b, '__len__') else type(b).__name__}")
-    numbers_a, numbers_b = _all_numbers(a), _all_numbers(b)
     extra = () if bias is None else (bias,)
-    if numbers_b and not numbers_a and not any(map(is_number, a)):
+    if _all_numbers(b) and not any(map(is_number, a)):     # Values . constants
         return Dot(len(a), tuple([as_float(x, "dot") for x in b]), bias is not None)(*a, *extra)
-    if numbers_a and not numbers_b and not any(map(is_number, b)):
+    if _all_numbers(a) and not any(map(is_number, b)):     # constants . Values
         return Dot(len(a), tuple([as_float(x, "dot") for x in a]), bias is not None)(*b, *extra)
     # Values on both sides (numbers among them become constant leaves), or numbers only
     return Dot(len(a), None, bias is not None)(*a, *b, *extra)
