@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import ops
 from .checkpoint import describe_config
-from .engine import Value, apply, as_float
+from .engine import Value, apply, apply_unary, as_float
 from .init import Init, Seed, as_rng
 from .module import Module
 from .ops import Dot
@@ -90,7 +90,7 @@ class Neuron(Module):
             if self._dot_values is None:
                 self._dot_values = Dot(self.nin, None, True)
             z = apply(self._dot_values, _as_values(x) + self.params)
-        return self._act(z) if self._act is not None else z
+        return apply_unary(self._act, z) if self._act is not None else z
 
     def _parameter_groups(self):
         return [("w", self.params[:-1]), ("b", self.params[-1])]
@@ -149,7 +149,7 @@ class Layer(Module):
         act, dot = self._act, partial(apply, op)
         if act is None:
             return [dot(n.params) for n in self.neurons]
-        return [act(dot(n.params)) for n in self.neurons]
+        return [apply_unary(act, dot(n.params)) for n in self.neurons]
 
     def _params_are_leaves(self) -> bool:
         """Whether every neuron's parameters are leaves (as Neuron makes them), checked
@@ -169,7 +169,7 @@ class Layer(Module):
         op, act = self._dot_values, self._act
         if act is None:
             return [apply(op, x + n.params) for n in self.neurons]
-        return [act(apply(op, x + n.params)) for n in self.neurons]
+        return [apply_unary(act, apply(op, x + n.params)) for n in self.neurons]
 
     def _parameter_groups(self):
         return [(f"neurons[{j}].{name}", g) for j, n in enumerate(self.neurons)

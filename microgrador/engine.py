@@ -88,7 +88,7 @@ class Value:
         """`op` applied to `args` (Values, and plain numbers that become constant leaves):
         how Op.__call__ hands an op on a Value to the engine."""
         if len(args) == 1:            # the common cases first, without the list work
-            return _unary(op, args[0])
+            return apply_unary(op, args[0])
         if len(args) == 2:
             return _binary(op, args[0], args[1])
         return apply(op, tuple([a if isinstance(a, Value) else _constant(a, op.name) for a in args]))
@@ -194,22 +194,22 @@ class Value:
     def __rmul__(self, other): return _binary(mul, other, self)
     def __truediv__(self, other): return _binary(div, self, other)
     def __rtruediv__(self, other): return _binary(div, other, self)
-    def __neg__(self): return _unary(neg, self)
+    def __neg__(self): return apply_unary(neg, self)
     def __pos__(self): return self
     def __pow__(self, other): return power(self, other)
     def __rpow__(self, other): return power(other, self)
-    def __abs__(self): return _unary(absolute, self)
+    def __abs__(self): return apply_unary(absolute, self)
 
-    def exp(self) -> "Value": return _unary(exp, self)
-    def log(self) -> "Value": return _unary(log, self)
-    def sqrt(self) -> "Value": return _unary(sqrt, self)
-    def tanh(self) -> "Value": return _unary(tanh, self)
-    def sigmoid(self) -> "Value": return _unary(sigmoid, self)
-    def relu(self) -> "Value": return _unary(relu, self)
+    def exp(self) -> "Value": return apply_unary(exp, self)
+    def log(self) -> "Value": return apply_unary(log, self)
+    def sqrt(self) -> "Value": return apply_unary(sqrt, self)
+    def tanh(self) -> "Value": return apply_unary(tanh, self)
+    def sigmoid(self) -> "Value": return apply_unary(sigmoid, self)
+    def relu(self) -> "Value": return apply_unary(relu, self)
     def leaky_relu(self, slope: float = 0.01) -> "Value": return leaky_relu(self, slope)
-    def abs(self) -> "Value": return _unary(absolute, self)
-    def sin(self) -> "Value": return _unary(sin, self)
-    def cos(self) -> "Value": return _unary(cos, self)
+    def abs(self) -> "Value": return apply_unary(absolute, self)
+    def sin(self) -> "Value": return apply_unary(sin, self)
+    def cos(self) -> "Value": return apply_unary(cos, self)
 
 
 _new = Value._new
@@ -221,7 +221,9 @@ def _constant(x: object, op_name: str) -> Value:
     return Value(x if type(x) is float else as_float(x, f"op {op_name!r}"))
 
 
-def _unary(op: Op, x: Value) -> Value:
+def apply_unary(op: Op, x: Value) -> Value:
+    """`op` applied to one Value: what `op(x)` does, without Op.__call__'s type checks
+    (a layer's activations call it once per neuron)."""
     d = x.data
     out = op.forward(d)
     return _new(op, out, (x,), op.derivatives(out, d))
@@ -243,9 +245,9 @@ def apply(op: Op, parents: tuple) -> Value:
     of every neuron. A layer makes one Dot(n, inputs, bias=True) and applies it to
     each neuron's parameter tuple (w_1, ..., w_n, b)."""
     forward_parents = op.forward_parents
-    if forward_parents is not None:     # Dot over pixels: only the non-zero terms
-        out = forward_parents(parents)
-        return _new(op, out, parents, op.derivatives(out))
+    if forward_parents is not None:     # Dot: both rules read from the parents at once
+        out, partials = forward_parents(parents)
+        return _new(op, out, parents, partials)
     xs = [p.data for p in parents]
     out = op.forward(*xs)
     return _new(op, out, parents, op.derivatives(out, *xs))

@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import ops
-from .engine import Value, apply, as_float
+from .engine import Value, apply, apply_unary, as_float
 from .dense import ACTIVATIONS, Layer
 from .init import Init, Seed, as_rng
 from .module import Module
@@ -82,6 +82,16 @@ def _map(fn, x: Any) -> Any:
     if isinstance(x, (Value, int, float)):
         return fn(x)
     return [_map(fn, v) for v in x]
+
+
+def _activate(op, x: Any) -> Any:
+    """The activation `op` on every entry of a nested list, keeping its shape: each
+    innermost list (an image's row) in one comprehension, a Value recorded directly."""
+    if isinstance(x, (Value, int, float)):
+        return op(x)
+    if x and isinstance(x[0], (Value, int, float)):
+        return [apply_unary(op, v) if type(v) is Value else op(v) for v in x]
+    return [_activate(op, v) for v in x]
 
 
 def _flat(x: Any) -> List[Any]:
@@ -295,7 +305,7 @@ class _Activation(_Stateless):
     op_name = "identity"
 
     def __call__(self, x: Any) -> Any:
-        return _map(ACTIVATIONS[self.op_name], x)
+        return _activate(ACTIVATIONS[self.op_name], x)
 
     def config(self) -> Dict[str, Any]:
         return {"type": type(self).__name__}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from operator import mul as _mul
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from .floats import as_float, describe, is_number
 
@@ -51,7 +51,7 @@ class Op:
     # Promises an op may make about every node it makes, for backward()'s speed:
     leaf_parents = False   # its parents are all leaves: the graph search need not look
     sparse = None          # (slots, partials): its only non-zero local derivatives
-    forward_parents = None  # a forward rule that reads the parent Values itself
+    forward_parents = None  # parents -> (result, local derivatives), read from the Values
 
     def forward(self, *xs: float) -> float:
         raise NotImplementedError
@@ -328,7 +328,7 @@ class Dot(Op):
 
     def __init__(self, n: int, consts: Optional[tuple] = None, bias: bool = False) -> None:
         self.n, self.consts, self.bias = n, consts, bias
-        self.forward_parents = None     # only with constants (below) is there a shortcut
+        self.forward_parents = self._forward_values
         if consts is not None:
             self.forward_parents = self._forward_nonzero
             self._const_partials = consts + (1.0,) if bias else consts
@@ -340,11 +340,24 @@ class Dot(Op):
             self.sparse = ((self._nonzero + [n], self._nonzero_consts + [1.0]) if bias
                            else (self._nonzero, self._nonzero_consts))
 
-    def _forward_nonzero(self, parents: tuple) -> float:
-        """The forward rule read straight from the parent Values, so only the weights
-        of non-zero inputs are looked at (a first-layer neuron's hot path, engine.apply)."""
-        return self._weighted([parents[i].data for i in self._nonzero],
-                              parents[-1].data if self.bias else 0.0)
+    def _forward_nonzero(self, parents: tuple) -> Tuple[float, tuple]:
+        """Both rules read straight from the parent Values, so only the weights of
+        non-zero inputs are looked at (a first-layer neuron's hot path, engine.apply)."""
+        return (self._weighted([parents[i].data for i in self._nonzero],
+                               parents[-1].data if self.bias else 0.0), self._const_partials)
+
+    def _forward_values(self, parents: tuple) -> Tuple[float, list]:
+        """Both rules at once on (a_1..a_n, b_1..b_n[, bias]) Values: the data is read
+        once and the partials (b..., a..., 1) are made from it, with no *args copies."""
+        xs = [p.data for p in parents]
+        n = self.n
+        a, b = xs[:n], xs[n:2 * n]
+        s = sum(map(_mul, a, b))
+        if self.bias:
+            b += a
+            b.append(1.0)
+            return s + xs[-1], b
+        return s, b + a
 
     def _weighted(self, ws: list, bias: float) -> float:
         """sum_i w_i c_i + bias over the non-zero constants c_i: the rule with constants."""
