@@ -22,6 +22,7 @@ the same weights and must end with the same weights (to 1e-9), or the bench stop
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -40,6 +41,7 @@ SMALL_CHAIN = 10_000
 
 
 def chain_us_per_node(n: int) -> float:
+    gc.collect()    # the last chain's garbage is not this one's to sweep (PyPy's above all)
     start = time.perf_counter()
     x = Value(0.5)
     y = x
@@ -75,6 +77,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--chain", type=int, default=1_000_000, help="large chain length")
     parser.add_argument("--chain-rounds", type=int, default=3)
+    parser.add_argument("--chain-warmup", type=int, default=20 if sys.implementation.name == "pypy" else 1,
+                        help="untimed 10,000-node chains first (PyPy's JIT needs a few)")
     parser.add_argument("--warmup", type=int, default=3 if sys.implementation.name == "pypy" else 1,
                         help="untimed rounds first (PyPy's JIT needs a few)")
     parser.add_argument("--synth-steps", type=int, default=500)
@@ -120,7 +124,13 @@ def main() -> None:
         ratios["synth"].append(t_syn_mg / t_syn_hand)
         for key, value in zip(raw, (t_mg * 1e3, t_sparse * 1e3, t_dense * 1e3)):
             raw[key].append(value)
-    chain_us_per_node(SMALL_CHAIN)
+    # The chains measure the engine, not this bench: freed first, the three MNIST nets
+    # (700,000 Values) would be re-scanned by each full garbage collection during a chain,
+    # which made the 10,000-node chain's time vary by 3x from round to round.
+    del mnist, synth, data, train
+    gc.collect()
+    for _ in range(args.chain_warmup):
+        chain_us_per_node(SMALL_CHAIN)
     for _ in range(args.chain_rounds):
         small, large = chain_us_per_node(SMALL_CHAIN), chain_us_per_node(args.chain)
         ratios["chain"].append(large / small)

@@ -342,3 +342,25 @@ def test_the_default_learning_rate_follows_the_model(argv, lr):
     assert code == 0
     report = json.loads(out.getvalue())
     assert report["lr"] == lr and f"lr={lr}" in report["optimizer"]
+
+
+def test_training_steps_run_with_the_collector_paused_and_it_is_back_after_ctrl_c(monkeypatch):
+    import gc
+    seen = []
+    real_step = SGD.step
+
+    def watched_step(self):
+        seen.append(gc.isenabled())
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+        real_step(self)
+
+    monkeypatch.setattr(SGD, "step", watched_step)
+    xs, ys = [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] * 3, [0, 1, 1] * 3
+    model = MLP(2, [2], seed=0)
+    assert gc.isenabled()
+    history = train(model, SGD(model.parameters(), lr=0.1), (xs, ys), None, epochs=1,
+                    progress=False)
+    assert seen == [False] * 5                 # every step ran with the collector off
+    assert history.interrupted and history.samples == 4
+    assert gc.isenabled()                      # and Ctrl-C left it on again
