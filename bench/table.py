@@ -11,7 +11,9 @@
   2-3-2 step   bench/synth_step.py's 2-3-2 sigmoid network, per-sample SGD, against its
                hand-written step
   chain        x = x * 1.0001 + 0.0 repeated, build + backward: us per node at --chain
-               nodes over us per node at 10,000 (1.0 would be linear)
+               nodes over us per node at 10,000 (1.0 would be linear); then the same
+               with the build inside microgrador.gc_paused(), which keeps CPython's
+               cyclic garbage collector from re-scanning the growing graph
 
 Each round runs every step once, interleaved (noise on the shared machine hits them
 alike), and each ratio is taken within its round (the chains run in rounds of
@@ -22,6 +24,7 @@ the same weights and must end with the same weights (to 1e-9), or the bench stop
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import statistics
@@ -31,7 +34,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from microgrador import Value  # noqa: E402
+from microgrador import Value, gc_paused  # noqa: E402
 from microgrador.datasets import load_mnist  # noqa: E402
 from microgrador.synth import load_synth  # noqa: E402
 import mnist_step  # noqa: E402
@@ -40,16 +43,18 @@ import synth_step  # noqa: E402
 SMALL_CHAIN = 10_000
 
 
-def chain_us_per_node(n: int) -> float:
+def chain_us_per_node(n: int, paused: bool = False) -> float:
+    """Build + backward of the chain, us per node; `paused`: inside gc_paused()."""
     gc.collect()    # the last chain's garbage is not this one's to sweep (PyPy's above all)
-    start = time.perf_counter()
-    x = Value(0.5)
-    y = x
-    for _ in range(n):
-        y = y * 1.0001 + 0.0
-    y.backward()
-    elapsed = time.perf_counter() - start
-    del y
+    with gc_paused() if paused else contextlib.nullcontext():
+        start = time.perf_counter()
+        x = Value(0.5)
+        y = x
+        for _ in range(n):
+            y = y * 1.0001 + 0.0
+        y.backward()
+        elapsed = time.perf_counter() - start
+        del y
     return elapsed / (2 * n) * 1e6      # two ops per repetition
 
 
@@ -114,8 +119,9 @@ def main() -> None:
 
     # The steps first, then the chains: a million-node chain in between would leave
     # the garbage collector (PyPy's above all) a heap to sweep during the next step.
-    ratios = {k: [] for k in ("sparse", "dense", "synth", "chain")}
-    raw = {k: [] for k in ("mg ms", "sparse ms", "dense ms", "chain small", "chain large")}
+    ratios = {k: [] for k in ("sparse", "dense", "synth", "chain", "chain paused")}
+    raw = {k: [] for k in ("mg ms", "sparse ms", "dense ms", "chain small", "chain large",
+                       "paused small", "paused large")}
     for _ in range(args.rounds):
         t_mg, t_dense, t_sparse = (timed(mnist[k]) for k in ("mg", "dense", "sparse"))
         t_syn_mg, t_syn_hand = timed(synth["mg"][0]), timed(synth["hand"][0])
@@ -136,6 +142,10 @@ def main() -> None:
         ratios["chain"].append(large / small)
         raw["chain small"].append(small)
         raw["chain large"].append(large)
+        small, large = (chain_us_per_node(SMALL_CHAIN, True), chain_us_per_node(args.chain, True))
+        ratios["chain paused"].append(large / small)
+        raw["paused small"].append(small)
+        raw["paused large"].append(large)
 
     impl = f"{sys.implementation.name} {sys.version.split()[0]}"
     print(f"issue 13's table on {impl}, {source}; median [25%-75%] over {args.rounds} interleaved "
@@ -143,14 +153,17 @@ def main() -> None:
     rows = [("MNIST step / hand-written, skips zero pixels", "sparse", "x"),
             ("MNIST step / hand-written, dense", "dense", "x"),
             ("2-3-2 step / hand-written", "synth", "x"),
-            (f"chain: us/node at {args.chain:,} / at {SMALL_CHAIN:,}", "chain", "x")]
+            (f"chain: us/node at {args.chain:,} / at {SMALL_CHAIN:,}", "chain", "x"),
+            ("  the same, built inside gc_paused()", "chain paused", "x")]
     for label, key, unit in rows:
         med, lo, hi = quartiles(ratios[key])
         print(f"  {label:<48} {med:6.2f}{unit} [{lo:.2f}-{hi:.2f}]")
     for label, key in (("microgrador MNIST step, ms", "mg ms"), ("hand-written sparse step, ms", "sparse ms"),
                        ("hand-written dense step, ms", "dense ms"),
                        (f"chain at {SMALL_CHAIN:,}, us/node", "chain small"),
-                       (f"chain at {args.chain:,}, us/node", "chain large")):
+                       (f"chain at {args.chain:,}, us/node", "chain large"),
+                       (f"chain at {SMALL_CHAIN:,} in gc_paused(), us/node", "paused small"),
+                       (f"chain at {args.chain:,} in gc_paused(), us/node", "paused large")):
         med, lo, hi = quartiles(raw[key])
         print(f"  {label:<48} {med:8.2f} [{lo:.2f}-{hi:.2f}]")
 
