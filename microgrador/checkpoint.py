@@ -115,11 +115,52 @@ def _json_int(text: str) -> Union[int, float]:
     return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
 
 
+# About 10 million parameters as JSON text: more than this engine can hold in memory as
+# Values, so a larger file (or /dev/zero, or a dataset passed by mistake) is refused unread.
+MAX_CHECKPOINT_BYTES = 256 * 2**20
+
+
+def _read_text(path: str) -> str:
+    """The file as text, read up to MAX_CHECKPOINT_BYTES: a CheckpointError for a larger
+    file, or one that is not UTF-8 (naming the first bad byte's offset)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size        # 0 for a device or a pipe: read to see
+        if size > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(f"{path} is {size:,} bytes, larger than any checkpoint this "
+                                  f"engine can load ({MAX_CHECKPOINT_BYTES:,} bytes at most)")
+        head = f.read(1 << 16)
+        first = head.lstrip()[:1]
+        if first and first not in _JSON_STARTS:    # e.g. /dev/zero, an image, a pickle
+            offset = len(head) - len(head.lstrip())
+            raise CheckpointError(f"{path} is not valid JSON, so not a microgrador checkpoint: "
+                                  f"byte {offset:,} is {first!r}, which starts no JSON value"
+                                  + ("; it is not a text file" if not _is_utf8(head) else ""))
+        data = head + f.read(MAX_CHECKPOINT_BYTES + 1 - len(head))
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path} holds more than {MAX_CHECKPOINT_BYTES:,} bytes, more "
+                              f"than any checkpoint this engine can load")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path} is not a text file, so not a microgrador checkpoint "
+                              f"(JSON): byte {e.start:,} is not UTF-8") from None
+
+
+_JSON_STARTS = frozenset(bytes([c]) for c in b'{["-0123456789tfn')
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start > len(data) - 4       # only a character cut at the end of the chunk
+    return True
+
+
 def read_checkpoint(path: str) -> Dict[str, Any]:
     """The checked contents of a checkpoint file: format, version, model (architecture),
     num_parameters, meta, state_dict. Raises CheckpointError saying what is wrong."""
-    with open(path, "r", encoding="utf-8") as f:
-        text = f.read()
+    text = _read_text(path)
     if not text.strip():
         raise CheckpointError(f"{path} is empty, not a microgrador checkpoint")
     try:

@@ -329,6 +329,48 @@ def test_truncated_empty_and_non_json_files_are_refused(tmp_path):
     _assert_refused(tmp_path, {"weights": [1]}, "not a microgrador checkpoint")
 
 
+def test_a_file_larger_than_any_checkpoint_is_refused_unread(tmp_path, monkeypatch):
+    from microgrador import checkpoint
+    path = tmp_path / "big.json"
+    _net().save(str(path))
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 100)   # the file is ~600 bytes
+    with pytest.raises(CheckpointError, match=r"big.json is \d{3,} bytes, larger than any checkpoint .*100 bytes"):
+        load_model(str(path))
+
+
+def test_a_stream_longer_than_any_checkpoint_is_refused_after_the_limit(tmp_path, monkeypatch):
+    import os
+    import threading
+    from microgrador import checkpoint
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 1 << 20)
+    fifo = tmp_path / "endless.json"
+    os.mkfifo(fifo)                       # a pipe has no size to check first: read to the limit
+
+    def writer():
+        try:
+            with open(fifo, "wb") as f:
+                for _ in range(64):           # 4 MiB, four times the limit
+                    f.write(b"[" + b" " * 65535)
+        except BrokenPipeError:
+            pass                              # the reader stopped at the limit, as it should
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    with pytest.raises(CheckpointError, match=r"endless.json holds more than 1,048,576 bytes"):
+        read_checkpoint(str(fifo))
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_device_or_binary_file_is_refused_at_its_first_byte(tmp_path):
+    with pytest.raises(CheckpointError, match=r"/dev/zero is not valid JSON.*byte 0 is b'\\x00'"):
+        read_checkpoint("/dev/zero")             # endless: refused without reading it all
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"format": "caf\xe9"}')
+    with pytest.raises(CheckpointError, match=r"not a text file.*byte 15 is not UTF-8"):
+        read_checkpoint(str(path))
+
+
 def test_wrong_version_and_missing_sections_are_refused(tmp_path):
     doc = _good_doc(tmp_path)
     _assert_refused(tmp_path, dict(doc, version=99), "format version 99")
