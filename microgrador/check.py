@@ -33,6 +33,7 @@ from .engine import Value
 from .mistakes import Net
 from .scalar_net import B as COURSE_B, C as COURSE_C, TARGET as COURSE_TARGET
 from .scalar_net import V as COURSE_V, W as COURSE_W, X as COURSE_X
+from .time_limit import TimeLimitExceeded, time_limit
 
 ACTIVATIONS = mistakes.ACTIVATIONS
 LAYOUTS = mistakes.LAYOUTS
@@ -112,7 +113,7 @@ class Report:
         verdict = "all right" if self.ok else (f"first wrong: {self.first_wrong}" if self.first_wrong
                                                else "not right")
         out.append("")
-        out.append(f"{len(self.cases)} cases: {verdict}")
+        out.append(f"{len(self.cases)} case{'s' * (len(self.cases) != 1)}: {verdict}")
         out.extend(_grouped(self.errors))
         if self.ignored:
             out.append("ignored keys (not quantities of this network): " + ", ".join(self.ignored))
@@ -300,10 +301,14 @@ def _student_frame(exc: BaseException) -> str:
     return f" at {f.filename}:{f.lineno} in {f.name}: {(f.line or '').strip()}"
 
 
-def _call(fn: Callable, case: Dict[str, Any]) -> Tuple[Optional[Mapping], str]:
+def _call(fn: Callable, case: Dict[str, Any],
+          timeout: Optional[float] = None) -> Tuple[Optional[Mapping], str]:
     copy = lambda m: [[list(r) for r in Wl] for Wl in m]   # noqa: E731 - the student may mutate
     try:
-        result = fn(list(case["x"]), case["t"], copy(case["W"]), [list(bl) for bl in case["b"]])
+        with time_limit(timeout, "fn"):
+            result = fn(list(case["x"]), case["t"], copy(case["W"]), [list(bl) for bl in case["b"]])
+    except TimeLimitExceeded as e:
+        return None, f"{e} (an endless loop?); it was running{_student_frame(e) or ' outside your file'}"
     except (Exception, SystemExit) as e:
         return None, f"fn raised {type(e).__name__}: {e}{_student_frame(e)}"
     if not isinstance(result, Mapping):
@@ -337,9 +342,12 @@ def _keys(net: Net, result: Mapping) -> Tuple[Dict[str, str], List[str]]:
 # --- the check ----------------------------------------------------------------------------
 def check_backprop(fn: Callable, sizes: Sequence[int] = (2, 3, 2), hidden: str = "sigmoid",
                    layout: str = "in_out", cases: int = 5, seed: int = 0,
-                   rtol: float = 1e-5, atol: float = 1e-7) -> Report:
+                   rtol: float = 1e-5, atol: float = 1e-7,
+                   timeout: Optional[float] = None) -> Report:
     """Call `fn(x, t, W, b)` on `cases` networks and compare what it returns with the
-    engine's numbers; never raises on the student's code (only on bad arguments here)."""
+    engine's numbers; never raises on the student's code (only on bad arguments here).
+    With `timeout` (seconds per call; main thread on Unix only) a call that does not
+    return is stopped, named with the line it was running, and no later case is run."""
     net = Net(sizes, hidden, layout)
     if type(cases) is not int or cases < 1:
         raise ValueError(f"cases must be a positive int, got {cases!r}")
@@ -351,10 +359,17 @@ def check_backprop(fn: Callable, sizes: Sequence[int] = (2, 3, 2), hidden: str =
     for c, case in enumerate(inputs, 1):
         ref = engine_numbers(net, case["x"], case["t"], case["W"], case["b"])
         refs.append(dict(ref, x=case["x"], t=case["t"], W=case["W"]))
-        result, problem = _call(fn, case)
+        result, problem = _call(fn, case, timeout)
         if problem:
             errors.append(f"case {c}: {problem}")
             returned.append({})
+            if problem.startswith("fn did not return"):   # each later case would wait as long
+                if c < len(inputs):
+                    errors[-1] = errors[-1].replace(
+                        "(an endless loop?)", f"(an endless loop?), so the other "
+                        f"{len(inputs) - c} cases were not run", 1)
+                inputs = inputs[:c]
+                break
             continue
         keys, extra = _keys(net, result)
         ignored += [k for k in extra if k not in ignored]

@@ -15,6 +15,10 @@ import sys
 from typing import Callable, List, Tuple
 
 from .mistakes import ACTIVATIONS, LAYOUTS
+from .time_limit import REPEAT, TimeLimitExceeded, time_limit, watchdog
+
+DEFAULT_TIMEOUT = 10.0   # seconds: a 2-3-2 backprop by hand takes microseconds
+WATCHDOG_MARGIN = 5.0    # seconds beyond the per-call limits before the check is ended
 
 DEFAULT_FUNCTION = "backprop"
 
@@ -45,6 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--cases", type=int, default=5, metavar="N",
                    help="how many networks to try (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random networks (default 0)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"stop a call of the function, or the file's import, that runs longer "
+                        f"(default {DEFAULT_TIMEOUT:g}; 0: no limit)")
     p.set_defaults(func=run)
 
 
@@ -111,16 +118,34 @@ def run(args: argparse.Namespace) -> int:
         sizes = parse_sizes(args.sizes)
         if args.cases < 1:
             raise UsageError(f"--cases must be at least 1, got {args.cases}")
-        fn, name = load_function(args.file, args.function)
+        if not args.timeout >= 0:       # also refuses nan
+            raise UsageError(f"--timeout must be a number of seconds >= 0, got {args.timeout}")
+        with time_limit(args.timeout, f"importing {args.file}"):
+            fn, name = load_function(args.file, args.function)
     except UsageError as e:
         print(f"microgrador check: {e}", file=sys.stderr)
         return 2
+    except TimeLimitExceeded as e:          # top-level code of the file that never ends
+        print(f"microgrador check: {e} (an endless loop at the top level of the file?)",
+              file=sys.stderr)
+        return 1
     except (Exception, SystemExit) as e:     # the student's file does not run
         print(f"microgrador check: importing {args.file} raised {type(e).__name__}: {e}",
               file=sys.stderr)
         return 1
-    report = check_backprop(fn, sizes=sizes, hidden=args.hidden, layout=args.layout,
-                            cases=args.cases, seed=args.seed)
+    # Behind the per-call limits: code that swallows their alarms (a bare `except:` in a
+    # loop) is stopped here, with the whole check's time.
+    budget = args.timeout * (args.cases + 1) + WATCHDOG_MARGIN
+    guard = watchdog(budget, f"microgrador check: {args.file} was still running after "
+                             f"{budget:g} s, although it was interrupted when its {args.timeout:g} s "
+                             f"were up and every {REPEAT:g} s since (does it catch every exception, "
+                             f"with a bare except:?); stopped", status=1) if args.timeout else None
+    try:
+        report = check_backprop(fn, sizes=sizes, hidden=args.hidden, layout=args.layout,
+                                cases=args.cases, seed=args.seed, timeout=args.timeout)
+    finally:
+        if guard is not None:
+            guard.cancel()
     print(f"{args.file}: {name}(x, t, W, b), sizes {','.join(map(str, sizes))}, "
           f"hidden {args.hidden}, layout {args.layout}")
     print(report)

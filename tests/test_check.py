@@ -516,3 +516,91 @@ def test_junk_under_every_key_is_reported_never_raised():
         if any(isinstance(k, str) and k in Net([2, 3, 2]).names for k in result):
             assert report.first_wrong is not None and report.first_wrong in report.hint
     check()
+
+
+# --- time limits: a student's endless loop ------------------------------------------------------
+def test_an_endless_loop_is_stopped_named_by_its_line_and_no_later_case_runs():
+    calls = []
+
+    def fn(x, t, W, b):
+        calls.append(1)
+        while True:   # the student's endless loop
+            pass
+    report = check_backprop(fn, timeout=0.2)
+    assert calls == [1]                              # cases 2-5 were not started
+    [error] = report.errors
+    assert error.startswith("case 1: fn did not return within 0.2 s")
+    assert "the other 4 cases were not run" in error
+    assert "while True:   # the student's endless loop" in error
+    assert not report.ok and "1 case: not right" in str(report)
+
+
+def test_a_slow_case_after_good_ones_keeps_their_rows():
+    calls = []
+
+    def fn(x, t, W, b):
+        calls.append(1)
+        if len(calls) == 2:
+            while True:
+                pass
+        return student()(x, t, W, b)
+    report = check_backprop(fn, timeout=0.2)
+    assert calls == [1, 1]
+    assert report.errors[0].startswith("case 2: fn did not return")
+    assert report.row("dW1").status == "right" and report.row("dW1").key == "dW1"
+
+
+def test_time_limit_restores_the_previous_alarm_handler():
+    import signal
+    from microgrador.time_limit import TimeLimitExceeded, time_limit
+
+    def mine(signum, frame):
+        pass
+    old = signal.signal(signal.SIGALRM, mine)
+    try:
+        with pytest.raises(TimeLimitExceeded, match="the loop did not return within 0.1 s"):
+            with time_limit(0.1, "the loop"):
+                while True:
+                    pass
+        assert signal.getsignal(signal.SIGALRM) is mine
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)   # no alarm left armed
+        with time_limit(5.0):
+            value = sum(range(10))                   # a block that ends in time is untouched
+        assert value == 45
+    finally:
+        signal.signal(signal.SIGALRM, old)
+
+
+ENDLESS_FILE = "def backprop(x, t, W, b):\n    while True:\n        pass\n"
+ENDLESS_IMPORT = "while True:\n    pass\n"
+SWALLOWING_FILE = ("def backprop(x, t, W, b):\n    while True:\n        try:\n"
+                   "            sum(range(1000))\n        except:\n            pass\n")
+
+
+def test_cli_stops_an_endless_function_and_an_endless_import(tmp_path, capsys):
+    path = _write(tmp_path, ENDLESS_FILE)
+    assert cli.main(["check", path, "--timeout", "0.2"]) == 1
+    out = capsys.readouterr().out
+    assert "fn did not return within 0.2 s" in out and f"{path}:2 in backprop" in out
+    path = _write(tmp_path, ENDLESS_IMPORT, name="toplevel.py")
+    assert cli.main(["check", path, "--timeout", "0.2"]) == 1
+    err = capsys.readouterr().err
+    assert f"importing {path} did not return within 0.2 s" in err and "top level" in err
+
+
+def test_cli_refuses_a_negative_or_nan_timeout(tmp_path, capsys):
+    path = _write(tmp_path, RIGHT_FILE)
+    for bad in ("-1", "nan"):
+        assert cli.main(["check", path, "--timeout", bad]) == 2
+        assert "--timeout must be a number of seconds >= 0" in capsys.readouterr().err
+
+
+def test_cli_ends_code_that_swallows_every_interrupt(tmp_path):
+    import subprocess
+    import sys
+    path = _write(tmp_path, SWALLOWING_FILE)
+    code = ("import microgrador.check_cli as c; c.WATCHDOG_MARGIN = 0.5; from microgrador import cli; "
+            f"raise SystemExit(cli.main(['check', {path!r}, '--timeout', '0.2', '--cases', '1']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "was still running after 0.9 s" in done.stderr and "bare except" in done.stderr
