@@ -157,8 +157,9 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
                   f"val loss {e['val_loss']:.4f}  val accuracy {100 * e['val_accuracy']:.2f}%  "
                   f"({e['seconds']:.1f} s)", flush=True)
 
-    history = train(model, optimizer, train_data, val_data, args.epochs, loss_fn, args.seed,
-                    progress=not args.no_progress, on_epoch=show, batch_size=batch_size)
+    with _stop_like_ctrl_c() as stopped_by:
+        history = train(model, optimizer, train_data, val_data, args.epochs, loss_fn, args.seed,
+                        progress=not args.no_progress, on_epoch=show, batch_size=batch_size)
     finished = [e for e in history.epochs if "val_accuracy" in e]
     report.update(epochs=history.epochs, total_seconds=history.total_seconds,
                   train_seconds=history.train_seconds,
@@ -169,7 +170,8 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
     if rss is not None:
         report["peak_rss_mb"] = rss
     if history.interrupted:
-        print(f"train {dataset}: interrupted after {history.samples:,} training samples"
+        print(f"train {dataset}: {'interrupted' if not stopped_by else signal.Signals(stopped_by[0]).name}"
+              f" after {history.samples:,} training samples"
               + (f" (no {val_name} figures for the unfinished epoch)"
                  if history.epochs and history.epochs[-1].get("interrupted") else "")
               + ("; saving the model trained so far" if args.save else ""),
@@ -207,14 +209,40 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
         for key, what in (("plot", "plot"), ("checkpoint", "model")):
             if key in report:
                 print(f"{what} saved to {report[key]}")
+    if stopped_by:
+        return 128 + stopped_by[0]     # what a shell reports for a process ended by the signal
     return 130 if history.interrupted else 1 if failed else 0
 
 
 @contextlib.contextmanager
+def _stop_like_ctrl_c():
+    """Inside the block SIGTERM (kill, a job scheduler) and SIGHUP (the terminal closed)
+    stop the training as Ctrl-C does, so the model trained so far is still saved; the
+    list it yields gets the signal's number."""
+    import threading
+    stopped_by: List[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped_by           # signal handlers can only be set in the main thread
+        return
+
+    def stop(signum, frame):
+        if not stopped_by:
+            stopped_by.append(signum)
+            raise KeyboardInterrupt
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.signal(s, stop) for s in wanted}
+    try:
+        yield stopped_by
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
 def _finish_despite_ctrl_c(message: str):
-    """Run the block to its end even if Ctrl-C or SIGTERM comes: a save that is cut
-    short would say "saving" and then leave nothing. Each Ctrl-C prints `message`
-    instead; a SIGTERM is acted on once the block is done."""
+    """Run the block to its end even if Ctrl-C, SIGTERM or SIGHUP comes: a save that is
+    cut short would say "saving" and then leave nothing. Each prints `message` instead;
+    a SIGTERM or SIGHUP is acted on once the block is done."""
     import threading
     if threading.current_thread() is not threading.main_thread():
         yield                      # signal handlers can only be set in the main thread
@@ -222,17 +250,18 @@ def _finish_despite_ctrl_c(message: str):
     terminated = []
 
     def wait(signum, frame):
-        if signum == signal.SIGTERM:
+        if signum != signal.SIGINT:
             terminated.append(signum)
         print(message, file=sys.stderr, flush=True)
-    previous = {s: signal.signal(s, wait) for s in (signal.SIGINT, signal.SIGTERM)}
+    held = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.signal(s, wait) for s in held}
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
     if terminated:
-        raise SystemExit(128 + signal.SIGTERM)
+        raise SystemExit(128 + terminated[0])
 
 
 # --- train synth ------------------------------------------------------------------------------------

@@ -92,6 +92,7 @@ def test_a_failing_plot_does_not_cost_the_checkpoint(tmp_path, monkeypatch):
 @pytest.mark.parametrize("signum, exit_code, handler", [
     (signal.SIGINT, 0, signal.default_int_handler),   # Ctrl-C again, mid-save
     (signal.SIGTERM, 143, signal.SIG_DFL),            # `kill`, mid-save: then exit 128 + 15
+    (signal.SIGHUP, 129, signal.SIG_DFL),             # the terminal closed, mid-save
 ])
 def test_a_signal_while_saving_lets_the_save_finish(tmp_path, monkeypatch, signum, exit_code,
                                                      handler):
@@ -106,6 +107,33 @@ def test_a_signal_while_saving_lets_the_save_finish(tmp_path, monkeypatch, signu
     assert code == exit_code and "still saving" in err
     assert nn.load_model(str(model)).num_parameters() == 17
     assert signal.getsignal(signum) is handler                 # the handler is restored
+
+
+@pytest.mark.parametrize("signum, exit_code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_or_sighup_while_training_stops_it_as_ctrl_c_and_saves(tmp_path, monkeypatch,
+                                                                        signum, exit_code):
+    from microgrador.optim import SGD
+    steps = []
+    real_step = SGD.step
+
+    def step_then_signal(self):
+        steps.append(1)
+        if len(steps) == 50:
+            os.kill(os.getpid(), signum)       # delivered here, in the 50th step
+        real_step(self)
+    monkeypatch.setattr(SGD, "step", step_then_signal)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    model = tmp_path / "m.json"
+    code, out, err = run(SYNTH + ["--save", str(model), "--json"])
+    assert code == exit_code
+    name = signal.Signals(signum).name
+    assert f"{name} after 49 training samples" in err and "saving the model trained so far" in err
+    report = json.loads(out)
+    assert report["interrupted"] is True and report["samples_trained"] == 49
+    saved = nn.load_model(str(model))
+    assert saved.num_parameters() == 17
+    assert nn.read_checkpoint(str(model))["meta"]["samples_trained"] == 49
+    assert {s: signal.getsignal(s) for s in before} == before     # the handlers are restored
 
 
 @pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
