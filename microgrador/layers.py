@@ -59,9 +59,34 @@ def _image_shape(x: Any, where: str) -> Tuple[int, int, int]:
             if len(row) != cols:
                 raise ValueError(f"{where}: channel {c} row {r} has {len(row)} columns, "
                                  f"row 0 of channel 0 has {cols}")
+            _check_pixels(row, where, c, r)
     if not rows or not cols:
         raise ValueError(f"{where}: the image is empty ({len(x)} channels of {rows} x {cols})")
     return len(x), rows, cols
+
+
+_PIXEL_TYPES = frozenset((float, int, Value))
+
+
+def _check_pixels(row: Sequence, where: str, c: int, r: int) -> None:
+    """A clear error for an entry of an image row that is not a finite number or a Value
+    (a Value's data is always finite). The common case is checked in C: the set of the
+    row's types, and the sum of a row of plain numbers, which is finite unless an entry
+    is nan or inf (or the sum overflows, which the entry-by-entry look then clears)."""
+    kinds = set(map(type, row))
+    if kinds <= _PIXEL_TYPES:
+        if Value in kinds:
+            if len(kinds) == 1:
+                return
+        else:
+            try:
+                if math.isfinite(sum(row)):
+                    return
+            except OverflowError:      # an int too large for a float: named below
+                pass
+    for k, v in enumerate(row):
+        if type(v) is not Value:
+            as_float(v, f"{where}: the input x[{c}][{r}][{k}]")
 
 
 def _out_size(n: int, kernel: int, stride: int, padding: int, where: str, axis: str) -> int:
@@ -94,12 +119,20 @@ def _activate(op, x: Any) -> Any:
     return [_activate(op, v) for v in x]
 
 
-def _flat(x: Any) -> List[Any]:
-    if isinstance(x, (Value, int, float)):
+def _flat(x: Any, where: str = "Flatten", at: str = "x") -> List[Any]:
+    """The numbers and Values of a nested list, in order; a clear error, naming the
+    entry, for anything else (a string, None, nan)."""
+    if isinstance(x, Value):
         return [x]
+    if isinstance(x, (int, float)):
+        as_float(x, f"{where}: the input {at}")
+        return [x]
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{where}: the input {at} is {type(x).__name__} {x!r:.40}, not a "
+                        f"number, a Value or a list of them")
     out: List[Any] = []
-    for v in x:
-        out.extend(_flat(v))
+    for i, v in enumerate(x):
+        out.extend(_flat(v, where, f"{at}[{i}]"))
     return out
 
 
@@ -260,6 +293,14 @@ class MaxPool2d(_Pool2d):
                 for channel in self._windows(x)]
 
 
+def _mean(window: Sequence[float], n: int) -> float:
+    """The mean of n plain numbers; divided first where the sum would overflow (1e308s)."""
+    try:
+        return math.fsum(window) / n
+    except OverflowError:
+        return math.fsum(v / n for v in window)
+
+
 class AvgPool2d(_Pool2d):
     """The mean of each kernel_size x kernel_size window: one dot node with constant
     weights 1/kernel_size^2."""
@@ -276,7 +317,7 @@ class AvgPool2d(_Pool2d):
                 out_row = []
                 for window in row:
                     if all(type(v) in (float, int) for v in window):
-                        out_row.append(math.fsum(window) / n)
+                        out_row.append(_mean(window, n))
                     else:
                         out_row.append(apply(op, tuple(_as_value(v, "AvgPool2d input") for v in window)))
                 out_channel.append(out_row)

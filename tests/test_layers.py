@@ -206,6 +206,33 @@ def test_conv2d_refuses_bad_images_and_arguments_by_name():
             Conv2d(**args)
 
 
+@pytest.mark.parametrize("layer", [Conv2d(1, 1, 2, seed=0), MaxPool2d(2, 1), AvgPool2d(2, 1), Flatten()],
+                         ids=lambda layer: type(layer).__name__)
+@pytest.mark.parametrize("entry, error, message", [
+    ("x", TypeError, r"got str 'x'|is str 'x'"),
+    (None, TypeError, r"NoneType None"),
+    ([5.0], TypeError, r"got list \[5\.0\]|x\[0\]\[1\]\[2\]\[0\]"),
+    (float("nan"), ValueError, r"expected a finite number, got nan"),
+    (float("inf"), ValueError, r"expected a finite number, got inf"),
+    (True, TypeError, r"got bool True"),
+])
+def test_a_bad_pixel_is_named_by_its_place_in_the_image(layer, entry, error, message):
+    image = [[[1.0, 2.0, 3.0], [4.0, 5.0, entry], [7.0, 8.0, 9.0]]]
+    name = type(layer).__name__
+    if isinstance(layer, Flatten) and entry == [5.0]:
+        assert layer(image)[5] == 5.0      # Flatten takes any nesting: a list is not an error
+        return
+    with pytest.raises(error, match=message) as caught:
+        layer(image)
+    assert str(caught.value).startswith(f"{name}: the input x[0][1][2]")
+
+
+def test_pixels_near_the_float_limit_are_pooled_without_overflow():
+    big = [[[1e308, 1e308, 3.0], [1e308, 1e308, 6.0], [7.0, 8.0, 9.0]]]
+    assert AvgPool2d(2, 1)(big)[0][0][0] == pytest.approx(1e308, rel=1e-15)
+    assert MaxPool2d(2)(big) == [[[1e308]]]
+
+
 # --- pooling and Flatten ------------------------------------------------------------------------------
 pool_shapes = st.fixed_dictionaries({
     "channels": st.integers(1, 3), "k": st.integers(1, 3), "stride": st.one_of(st.none(), st.integers(1, 3)),
