@@ -301,14 +301,10 @@ def _student_frame(exc: BaseException) -> str:
     return f" at {f.filename}:{f.lineno} in {f.name}: {(f.line or '').strip()}"
 
 
-def _call(fn: Callable, case: Dict[str, Any],
-          timeout: Optional[float] = None) -> Tuple[Optional[Mapping], str]:
+def _call(fn: Callable, case: Dict[str, Any]) -> Tuple[Optional[Mapping], str]:
     copy = lambda m: [[list(r) for r in Wl] for Wl in m]   # noqa: E731 - the student may mutate
     try:
-        with time_limit(timeout, "fn"):
-            result = fn(list(case["x"]), case["t"], copy(case["W"]), [list(bl) for bl in case["b"]])
-    except TimeLimitExceeded as e:
-        return None, f"{e} (an endless loop?); it was running{_student_frame(e) or ' outside your file'}"
+        result = fn(list(case["x"]), case["t"], copy(case["W"]), [list(bl) for bl in case["b"]])
     except (Exception, SystemExit) as e:
         return None, f"fn raised {type(e).__name__}: {e}{_student_frame(e)}"
     if not isinstance(result, Mapping):
@@ -359,17 +355,20 @@ def check_backprop(fn: Callable, sizes: Sequence[int] = (2, 3, 2), hidden: str =
     for c, case in enumerate(inputs, 1):
         ref = engine_numbers(net, case["x"], case["t"], case["W"], case["b"])
         refs.append(dict(ref, x=case["x"], t=case["t"], W=case["W"]))
-        result, problem = _call(fn, case, timeout)
+        try:
+            with time_limit(timeout, "fn"):
+                result, problem = _call(fn, case)
+        except TimeLimitExceeded as e:    # each later case would wait as long: none is run
+            later = len(inputs) - c
+            errors.append(f"case {c}: {e} (an endless loop?)"
+                          + (f", so the other {later} cases were not run" if later else "")
+                          + f"; it was running{_student_frame(e) or ' outside your file'}")
+            returned.append({})
+            inputs = inputs[:c]
+            break
         if problem:
             errors.append(f"case {c}: {problem}")
             returned.append({})
-            if problem.startswith("fn did not return"):   # each later case would wait as long
-                if c < len(inputs):
-                    errors[-1] = errors[-1].replace(
-                        "(an endless loop?)", f"(an endless loop?), so the other "
-                        f"{len(inputs) - c} cases were not run", 1)
-                inputs = inputs[:c]
-                break
             continue
         keys, extra = _keys(net, result)
         ignored += [k for k in extra if k not in ignored]

@@ -348,16 +348,23 @@ class Dot(Op):
 
     def _forward_values(self, parents: tuple) -> Tuple[float, list]:
         """Both rules at once on (a_1..a_n, b_1..b_n[, bias]) Values: the data is read
-        once and the partials (b..., a..., 1) are made from it, with no *args copies."""
+        once, with no *args copies."""
         xs = [p.data for p in parents]
+        return self._sum_of_products(xs), self._value_partials(xs)
+
+    def _sum_of_products(self, xs: list) -> float:
+        """sum_i a_i b_i (+ bias) of (a_1..a_n, b_1..b_n[, bias]): the rule without constants."""
         n = self.n
-        a, b = xs[:n], xs[n:2 * n]
-        s = sum(map(_mul, a, b))
+        s = sum(map(_mul, xs[:n], xs[n:2 * n]))
+        return s + xs[-1] if self.bias else s
+
+    def _value_partials(self, xs: list) -> list:
+        """d/da_i = b_i, d/db_i = a_i (, d/dbias = 1): the derivative rule without constants."""
+        n = self.n
+        d = xs[n:2 * n] + xs[:n]
         if self.bias:
-            b += a
-            b.append(1.0)
-            return s + xs[-1], b
-        return s, b + a
+            d.append(1.0)
+        return d
 
     def _weighted(self, ws: list, bias: float) -> float:
         """sum_i w_i c_i + bias over the non-zero constants c_i: the rule with constants."""
@@ -367,16 +374,12 @@ class Dot(Op):
     def forward(self, *xs):
         if self.consts is not None:
             return self._weighted([xs[i] for i in self._nonzero], xs[-1] if self.bias else 0.0)
-        n = self.n
-        s = sum(map(_mul, xs[:n], xs[n:2 * n]))
-        return s + xs[-1] if self.bias else s
+        return self._sum_of_products(list(xs))
 
     def derivatives(self, out, *xs):
         if self.consts is not None:
             return self._const_partials
-        n = self.n
-        d = tuple(xs[n:2 * n]) + tuple(xs[:n])
-        return d + (1.0,) if self.bias else d
+        return tuple(self._value_partials(list(xs)))
 
 
 # One shared instance per parameter-free op; the functions below are these instances.

@@ -214,6 +214,11 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
     return 130 if history.interrupted else 1 if failed else 0
 
 
+# Signals that end a process from outside: `kill` / a job scheduler, and the terminal
+# closing (no SIGHUP on Windows). Training stops on them as on Ctrl-C, saves, then exits.
+_ENDING_SIGNALS = (signal.SIGTERM,) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+
+
 @contextlib.contextmanager
 def _stop_like_ctrl_c():
     """Inside the block SIGTERM (kill, a job scheduler) and SIGHUP (the terminal closed)
@@ -229,8 +234,7 @@ def _stop_like_ctrl_c():
         if not stopped_by:
             stopped_by.append(signum)
             raise KeyboardInterrupt
-    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {s: signal.signal(s, stop) for s in wanted}
+    previous = {s: signal.signal(s, stop) for s in _ENDING_SIGNALS}
     try:
         yield stopped_by
     finally:
@@ -253,8 +257,7 @@ def _finish_despite_ctrl_c(message: str):
         if signum != signal.SIGINT:
             terminated.append(signum)
         print(message, file=sys.stderr, flush=True)
-    held = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {s: signal.signal(s, wait) for s in held}
+    previous = {s: signal.signal(s, wait) for s in (signal.SIGINT,) + _ENDING_SIGNALS}
     try:
         yield
     finally:
