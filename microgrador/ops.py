@@ -350,21 +350,22 @@ class Dot(Op):
         """Both rules at once on (a_1..a_n, b_1..b_n[, bias]) Values: the data is read
         once, with no *args copies."""
         xs = [p.data for p in parents]
-        return self._sum_of_products(xs), self._value_partials(xs)
-
-    def _sum_of_products(self, xs: list) -> float:
-        """sum_i a_i b_i (+ bias) of (a_1..a_n, b_1..b_n[, bias]): the rule without constants."""
         n = self.n
-        s = sum(map(_mul, xs[:n], xs[n:2 * n]))
+        a, b = xs[:n], xs[n:2 * n]
+        return self._sum_of_products(a, b, xs), self._value_partials(a, b)
+
+    def _sum_of_products(self, a: list, b: list, xs: list) -> float:
+        """sum_i a_i b_i (+ bias, the last of xs): the rule without constants."""
+        s = sum(map(_mul, a, b))
         return s + xs[-1] if self.bias else s
 
-    def _value_partials(self, xs: list) -> list:
-        """d/da_i = b_i, d/db_i = a_i (, d/dbias = 1): the derivative rule without constants."""
-        n = self.n
-        d = xs[n:2 * n] + xs[:n]
+    def _value_partials(self, a: list, b: list) -> list:
+        """d/da_i = b_i, d/db_i = a_i (, d/dbias = 1): the derivative rule without
+        constants, built in `b` (a fresh slice, extended in place: no third list)."""
+        b += a
         if self.bias:
-            d.append(1.0)
-        return d
+            b.append(1.0)
+        return b
 
     def _weighted(self, ws: list, bias: float) -> float:
         """sum_i w_i c_i + bias over the non-zero constants c_i: the rule with constants."""
@@ -374,12 +375,14 @@ class Dot(Op):
     def forward(self, *xs):
         if self.consts is not None:
             return self._weighted([xs[i] for i in self._nonzero], xs[-1] if self.bias else 0.0)
-        return self._sum_of_products(list(xs))
+        n = self.n
+        return self._sum_of_products(xs[:n], xs[n:2 * n], xs)
 
     def derivatives(self, out, *xs):
         if self.consts is not None:
             return self._const_partials
-        return tuple(self._value_partials(list(xs)))
+        n = self.n
+        return tuple(self._value_partials(list(xs[:n]), list(xs[n:2 * n])))
 
 
 # One shared instance per parameter-free op; the functions below are these instances.
