@@ -9,7 +9,6 @@ the node, so no list is copied per sample.
 """
 from __future__ import annotations
 
-from functools import partial
 from operator import is_ as _is
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -138,28 +137,28 @@ class Layer(Module):
                    bias=None if biases is None else biases[j], label=f"{prefix}neurons[{j}]")
             for j in range(nout)]
         self._dot_values = Dot(nin, None, True)
-        self._leaf_params: Tuple[tuple, ...] = ()   # the params tuples last seen all-leaf
+        self._leaf_params: List[tuple] = []   # the params tuples last seen all-leaf
 
     def __call__(self, x: Sequence[Union[float, Value]]) -> List[Value]:
         consts = _as_constants(x, self.nin, "Layer")
         if consts is None:
             return self._call_values(_as_values(x))
+        params = [n.params for n in self.neurons]
         op = Dot(self.nin, consts, True)      # shared by every neuron of the layer
-        op.leaf_parents = self._params_are_leaves()
-        act, dot = self._act, partial(apply, op)
+        op.leaf_parents = self._params_are_leaves(params)
+        act = self._act
         if act is None:
-            return [dot(n.params) for n in self.neurons]
-        return [apply_unary(act, dot(n.params)) for n in self.neurons]
+            return [apply(op, ps) for ps in params]
+        return [apply_unary(act, apply(op, ps)) for ps in params]
 
-    def _params_are_leaves(self) -> bool:
+    def _params_are_leaves(self, params: List[Tuple[Value, ...]]) -> bool:
         """Whether every neuron's parameters are leaves (as Neuron makes them), checked
         once per params tuple, so backward()'s graph search can skip the weights."""
-        current = tuple(n.params for n in self.neurons)
-        if len(current) == len(self._leaf_params) and all(map(_is, current, self._leaf_params)):
+        if len(params) == len(self._leaf_params) and all(map(_is, params, self._leaf_params)):
             return True
-        if any(p._parents for ps in current for p in ps):
+        if any(p._parents for ps in params for p in ps):
             return False
-        self._leaf_params = current
+        self._leaf_params = params
         return True
 
     def _call_values(self, x: Tuple[Value, ...]) -> List[Value]:

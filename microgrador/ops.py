@@ -20,6 +20,7 @@ To add your own op, subclass `Op` the same way and check it with
 from __future__ import annotations
 
 import math
+from itertools import compress
 from operator import mul as _mul
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -314,7 +315,22 @@ class CrossEntropy(Op):
         m, r = _shifted_lse(xs)
         return (m - xs[self.target]) + r
     def derivatives(self, out, *xs):
-        return [y - (1.0 if i == self.target else 0.0) for i, y in enumerate(_softmax(xs))]
+        return self._minus_onehot(_softmax(xs))
+
+    def _minus_onehot(self, ys: list) -> list:
+        """softmax(x) - onehot(t), in place: the derivative rule given the softmax."""
+        ys[self.target] = ys[self.target] - 1.0
+        return ys
+
+    def forward_parents(self, parents: tuple) -> Tuple[float, list]:
+        """Both rules at once from the logit Values (engine.apply): the e^(x_j - m)
+        that the loss sums are the softmax's numerators, so each is taken once."""
+        xs = [p.data for p in parents]
+        m = max(xs)
+        es = [math.exp(x - m) for x in xs]
+        total = sum(es)
+        return ((m - xs[self.target]) + math.log(total),
+                self._minus_onehot([e / total for e in es]))
 
 
 class Dot(Op):
@@ -328,17 +344,22 @@ class Dot(Op):
 
     def __init__(self, n: int, consts: Optional[tuple] = None, bias: bool = False) -> None:
         self.n, self.consts, self.bias = n, consts, bias
-        self.forward_parents = self._forward_values
-        if consts is not None:
-            self.forward_parents = self._forward_nonzero
-            self._const_partials = consts + (1.0,) if bias else consts
-            # A zero input adds nothing to the sum: forward_parents skips its weight. Most MNIST
-            # pixels are 0, so this is most of a layer's forward work.
-            self._nonzero = [i for i, c in enumerate(consts) if c]
-            self._nonzero_consts = [consts[i] for i in self._nonzero]
-            # backward() passes gradients only through these (a black pixel's weight gets 0)
-            self.sparse = ((self._nonzero + [n], self._nonzero_consts + [1.0]) if bias
-                           else (self._nonzero, self._nonzero_consts))
+        if consts is None:
+            self.forward_parents = self._forward_values
+            return
+        self.forward_parents = self._forward_nonzero
+        # A zero input adds nothing to the sum: forward_parents skips its weight. Most MNIST
+        # pixels are 0, so this is most of a layer's forward work. (A layer makes one Dot
+        # per call, so they are picked out in C: compress and filter keep the c != 0.)
+        self._nonzero = nonzero = list(compress(range(n), consts))
+        self._nonzero_consts = nonzero_consts = list(filter(None, consts))
+        # backward() passes gradients only through these (a black pixel's weight gets 0)
+        if bias:
+            self._const_partials = consts + (1.0,)
+            self.sparse = (nonzero + [n], nonzero_consts + [1.0])
+        else:
+            self._const_partials = consts
+            self.sparse = (nonzero, nonzero_consts)
 
     def _forward_nonzero(self, parents: tuple) -> Tuple[float, tuple]:
         """Both rules read straight from the parent Values, so only the weights of

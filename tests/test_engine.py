@@ -117,6 +117,11 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot(xs, data):
                                       rel=1e-12, abs=1e-12)
     for i, v in enumerate(logits):
         assert v.grad == pytest.approx(y[i] - (1.0 if i == target else 0.0), abs=1e-12)
+    # the node takes both rules at once from its parents; on floats the op runs them
+    # one by one: the two must not drift apart
+    assert loss.data == mg.cross_entropy(xs, target)
+    assert list(loss.partials) == [float(d) for d in mg.ops.CrossEntropy(target).derivatives(
+        loss.data, *xs)]
 
 
 @given(st.lists(floats_in(-20, 20), min_size=2, max_size=6))
