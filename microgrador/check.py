@@ -26,7 +26,7 @@ import random
 import textwrap
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import mistakes, ops
 from .engine import Value
@@ -98,6 +98,17 @@ class Report:
         raise KeyError(f"no quantity {name!r} in this network; its quantities are "
                        f"{', '.join(r.name for r in self.rows)}")
 
+    def to_json(self) -> Dict[str, Any]:
+        """The report as a JSON-ready dict, for an autograder: "ok", "first_wrong",
+        "mistake", "hint", "errors", "ignored" and one entry per quantity under "rows"
+        (a largest error that is not finite is the string "inf" or "nan")."""
+        return {"ok": self.ok, "cases": len(self.cases), "first_wrong": self.first_wrong,
+                "mistake": self.mistake, "hint": self.hint, "errors": list(self.errors),
+                "ignored": list(self.ignored),
+                "rows": [{"quantity": r.name, "key": r.key, "status": r.status,
+                          "largest_error": _json_number(r.error), "case": r.case,
+                          "index": list(r.index), "detail": r.detail} for r in self.rows]}
+
     def __str__(self) -> str:
         header = ("quantity", "your key", "status", "largest error", "where")
         lines = [header]
@@ -120,6 +131,11 @@ class Report:
         if self.hint:
             out.extend(textwrap.wrap(self.hint, 92))
         return "\n".join(out)
+
+
+def _json_number(x: Optional[float]) -> Union[None, float, str]:
+    """x for JSON, which has no inf or nan: those become the strings "inf", "nan"."""
+    return x if x is None or math.isfinite(x) else repr(x)
 
 
 def _grouped(errors: List[str]) -> List[str]:

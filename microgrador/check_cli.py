@@ -3,13 +3,17 @@
     microgrador check student.py --sizes 2,3,2 --hidden sigmoid --layout in_out
 
 Exit status 0 when every quantity is right, 1 when one is wrong (or the file does
-not run), 2 on a usage error.
+not run), 2 on a usage error. With --json, stdout is one JSON object (the report, or
+{"ok": false, "error": ...} when the file cannot be checked), and whatever the
+student's file prints goes to stderr, so it cannot spoil the JSON.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import inspect
+import json
 import os
 import sys
 from typing import Callable, List, Tuple
@@ -52,6 +56,8 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"stop a call of the function, or the file's import, that runs longer "
                         f"(default {DEFAULT_TIMEOUT:g}; 0: no limit)")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as one JSON object (for autograders)")
     p.set_defaults(func=run)
 
 
@@ -114,39 +120,52 @@ def _takes_four(f: Callable) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from .check import check_backprop
+    about = {"file": args.file, "sizes": args.sizes, "hidden": args.hidden, "layout": args.layout}
+
+    def cannot_check(message: str) -> int:
+        """The file could not be checked (exit 1): said on stderr, and as JSON with --json."""
+        print(f"microgrador check: {message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({**about, "ok": False, "error": message}))
+        return 1
+
+    # With --json, stdout carries the JSON alone: the student's prints go to stderr.
+    quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
         sizes = parse_sizes(args.sizes)
         if args.cases < 1:
             raise UsageError(f"--cases must be at least 1, got {args.cases}")
         if not args.timeout >= 0:       # also refuses nan
             raise UsageError(f"--timeout must be a number of seconds >= 0, got {args.timeout}")
-        with time_limit(args.timeout, f"importing {args.file}"):
+        with quiet, time_limit(args.timeout, f"importing {args.file}"):
             fn, name = load_function(args.file, args.function)
     except UsageError as e:
         print(f"microgrador check: {e}", file=sys.stderr)
         return 2
     except TimeLimitExceeded as e:          # top-level code of the file that never ends
-        print(f"microgrador check: {e} (an endless loop at the top level of the file?)",
-              file=sys.stderr)
-        return 1
+        return cannot_check(f"{e} (an endless loop at the top level of the file?)")
     except (Exception, SystemExit) as e:     # the student's file does not run
-        print(f"microgrador check: importing {args.file} raised {type(e).__name__}: {e}",
-              file=sys.stderr)
-        return 1
+        return cannot_check(f"importing {args.file} raised {type(e).__name__}: {e}")
     # Behind the per-call limits: code that swallows their alarms (a bare `except:` in a
     # loop) is stopped here, with the whole check's time.
     budget = args.timeout * (args.cases + 1) + WATCHDOG_MARGIN
-    guard = watchdog(budget, f"microgrador check: {args.file} was still running after "
-                             f"{budget:g} s, although it was interrupted when its {args.timeout:g} s "
-                             f"were up and every {REPEAT:g} s since (does it catch every exception, "
-                             f"with a bare except:?); stopped", status=1) if args.timeout else None
+    message = (f"{args.file} was still running after {budget:g} s, although it was interrupted "
+               f"when its {args.timeout:g} s were up and every {REPEAT:g} s since (does it catch "
+               f"every exception, with a bare except:?); stopped")
+    guard = watchdog(budget, f"microgrador check: {message}", status=1,
+                     stdout=json.dumps({**about, "ok": False, "error": message}) if args.json
+                     else None) if args.timeout else None
     try:
-        report = check_backprop(fn, sizes=sizes, hidden=args.hidden, layout=args.layout,
-                                cases=args.cases, seed=args.seed, timeout=args.timeout)
+        with quiet:
+            report = check_backprop(fn, sizes=sizes, hidden=args.hidden, layout=args.layout,
+                                    cases=args.cases, seed=args.seed, timeout=args.timeout)
     finally:
         if guard is not None:
             guard.cancel()
-    print(f"{args.file}: {name}(x, t, W, b), sizes {','.join(map(str, sizes))}, "
-          f"hidden {args.hidden}, layout {args.layout}")
-    print(report)
+    if args.json:
+        print(json.dumps({**about, "function": name, **report.to_json()}))
+    else:
+        print(f"{args.file}: {name}(x, t, W, b), sizes {','.join(map(str, sizes))}, "
+              f"hidden {args.hidden}, layout {args.layout}")
+        print(report)
     return 0 if report.ok else 1

@@ -51,13 +51,17 @@ def time_limit(seconds: Optional[float], what: str = "the call") -> Iterator[Non
         signal.signal(signal.SIGALRM, previous)
 
 
-def watchdog(seconds: float, message: str, status: int = 1) -> threading.Timer:
+def watchdog(seconds: float, message: str, status: int = 1,
+             stdout: Optional[str] = None) -> threading.Timer:
     """A daemon timer that, unless cancelled within `seconds`, prints `message` to stderr
-    and ends the process at once with `status` (os._exit: nothing else can stop code
-    that catches every exception). Call .cancel() on it when the work is done."""
+    (and `stdout`, if given, to stdout) and ends the process at once with `status`
+    (os._exit: nothing else can stop code that catches every exception). Call .cancel()
+    on it when the work is done."""
     def end() -> None:
         sys.stdout.flush()
         print(message, file=sys.stderr, flush=True)
+        if stdout is not None:
+            print(stdout, file=sys.__stdout__, flush=True)
         os._exit(status)
 
     timer = threading.Timer(seconds, end)

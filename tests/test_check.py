@@ -604,3 +604,66 @@ def test_cli_ends_code_that_swallows_every_interrupt(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "was still running after 0.9 s" in done.stderr and "bare except" in done.stderr
+
+
+# --- --json: one JSON object on stdout, for autograders --------------------------------------------
+def _json_out(capsys):
+    import json
+    captured = capsys.readouterr()
+    return json.loads(captured.out), captured.err
+
+
+def test_cli_json_right_and_wrong_files(tmp_path, capsys):
+    assert cli.main(["check", _write(tmp_path, RIGHT_FILE), "--json"]) == 0
+    doc, _ = _json_out(capsys)
+    assert doc["ok"] is True and doc["function"] == "backprop" and doc["cases"] == 5
+    assert {r["status"] for r in doc["rows"]} <= {"right", "not returned"}
+    assert {"dz1", "dW2"} <= {r["quantity"] for r in doc["rows"]}
+    assert next(r for r in doc["rows"] if r["quantity"] == "dz1")["key"] == "dk"
+    buggy = RIGHT_FILE.replace("dh[i] * h[i] * (1 - h[i])", "dh[i] * (1 - h[i] ** 2)")
+    assert cli.main(["check", _write(tmp_path, buggy), "--json", "--seed", "4"]) == 1
+    doc, _ = _json_out(capsys)
+    assert doc["ok"] is False and doc["first_wrong"] == "dz1"
+    assert doc["mistake"] in CATALOG and "tanh" in doc["hint"]
+    dz1 = next(r for r in doc["rows"] if r["quantity"] == "dz1")
+    assert dz1["status"] == "wrong" and dz1["largest_error"] > 0 and dz1["case"] >= 1
+
+
+def test_cli_json_keeps_the_students_prints_off_stdout(tmp_path, capsys):
+    chatty = "print('loading my file')\n" + RIGHT_FILE.replace(
+        "def backprop(x, t, W, b):", "def backprop(x, t, W, b):\n    print('debug', x)")
+    assert "print('debug'" in chatty
+    assert cli.main(["check", _write(tmp_path, chatty), "--json", "--cases", "2"]) == 0
+    doc, err = _json_out(capsys)          # json.loads fails if a print reached stdout
+    assert doc["ok"] is True and "loading my file" in err and "debug" in err
+
+
+def test_cli_json_says_why_a_file_cannot_be_checked(tmp_path, capsys):
+    assert cli.main(["check", _write(tmp_path, "def backprop(:\n"), "--json"]) == 1
+    doc, err = _json_out(capsys)
+    assert doc["ok"] is False and "SyntaxError" in doc["error"] and "SyntaxError" in err
+    path = _write(tmp_path, ENDLESS_FILE)
+    assert cli.main(["check", path, "--json", "--timeout", "0.2", "--cases", "1"]) == 1
+    doc, _ = _json_out(capsys)
+    assert doc["ok"] is False and any("did not return within 0.2 s" in e for e in doc["errors"])
+
+
+def test_cli_json_from_the_watchdog(tmp_path):
+    import json
+    import subprocess
+    import sys
+    path = _write(tmp_path, SWALLOWING_FILE)
+    code = ("import microgrador.check_cli as c; c.WATCHDOG_MARGIN = 0.5; from microgrador import cli; "
+            f"raise SystemExit(cli.main(['check', {path!r}, '--json', '--timeout', '0.2', '--cases', '1']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    doc = json.loads(done.stdout)
+    assert doc["ok"] is False and "still running after 0.9 s" in doc["error"]
+
+
+def test_report_json_has_no_bare_infinity():
+    import json
+    from microgrador.check import Report, Row
+    report = Report(rows=[Row("dz1", "dk", "wrong", float("inf"), 1, (0,))], cases=[{}])
+    text = json.dumps(report.to_json(), allow_nan=False)
+    assert json.loads(text)["rows"][0]["largest_error"] == "inf"
