@@ -595,13 +595,20 @@ def test_cli_refuses_a_negative_or_nan_timeout(tmp_path, capsys):
         assert "--timeout must be a number of seconds >= 0" in capsys.readouterr().err
 
 
-def test_cli_ends_code_that_swallows_every_interrupt(tmp_path):
+def _check_swallowing_file(tmp_path, *options):
+    """`microgrador check` on SWALLOWING_FILE in a fresh process (the watchdog ends it),
+    with a 0.2 s limit per call and 0.5 s of margin: 0.9 s in all for one case."""
     import subprocess
     import sys
     path = _write(tmp_path, SWALLOWING_FILE)
+    argv = ["check", path, *options, "--timeout", "0.2", "--cases", "1"]
     code = ("import microgrador.check_cli as c; c.WATCHDOG_MARGIN = 0.5; from microgrador import cli; "
-            f"raise SystemExit(cli.main(['check', {path!r}, '--timeout', '0.2', '--cases', '1']))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            f"raise SystemExit(cli.main({argv!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_ends_code_that_swallows_every_interrupt(tmp_path):
+    done = _check_swallowing_file(tmp_path)
     assert done.returncode == 1
     assert "was still running after 0.9 s" in done.stderr and "bare except" in done.stderr
 
@@ -650,12 +657,7 @@ def test_cli_json_says_why_a_file_cannot_be_checked(tmp_path, capsys):
 
 def test_cli_json_from_the_watchdog(tmp_path):
     import json
-    import subprocess
-    import sys
-    path = _write(tmp_path, SWALLOWING_FILE)
-    code = ("import microgrador.check_cli as c; c.WATCHDOG_MARGIN = 0.5; from microgrador import cli; "
-            f"raise SystemExit(cli.main(['check', {path!r}, '--json', '--timeout', '0.2', '--cases', '1']))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = _check_swallowing_file(tmp_path, "--json")
     assert done.returncode == 1
     doc = json.loads(done.stdout)
     assert doc["ok"] is False and "still running after 0.9 s" in doc["error"]
