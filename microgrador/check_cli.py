@@ -122,11 +122,14 @@ def run(args: argparse.Namespace) -> int:
     from .check import check_backprop
     about = {"file": args.file, "sizes": args.sizes, "hidden": args.hidden, "layout": args.layout}
 
+    def failure_json(message: str) -> str:
+        return json.dumps({**about, "ok": False, "error": message})
+
     def cannot_check(message: str) -> int:
         """The file could not be checked (exit 1): said on stderr, and as JSON with --json."""
         print(f"microgrador check: {message}", file=sys.stderr)
         if args.json:
-            print(json.dumps({**about, "ok": False, "error": message}))
+            print(failure_json(message))
         return 1
 
     # With --json, stdout carries the JSON alone: the student's prints go to stderr.
@@ -153,8 +156,7 @@ def run(args: argparse.Namespace) -> int:
                f"when its {args.timeout:g} s were up and every {REPEAT:g} s since (does it catch "
                f"every exception, with a bare except:?); stopped")
     guard = watchdog(budget, f"microgrador check: {message}", status=1,
-                     stdout=json.dumps({**about, "ok": False, "error": message}) if args.json
-                     else None) if args.timeout else None
+                     stdout=failure_json(message) if args.json else None) if args.timeout else None
     try:
         with quiet:
             report = check_backprop(fn, sizes=sizes, hidden=args.hidden, layout=args.layout,

@@ -253,12 +253,19 @@ class Sum(Op):
     def derivatives(self, out, *xs): return (1.0,) * len(xs)
 
 
+def _shifted_exps(xs: Sequence[float]) -> Tuple[float, List[float]]:
+    """(m, [e^(x_j - m)]) with m = max x: each term is at most 1, so none overflows.
+    logsumexp, softmax and cross-entropy all start from these."""
+    m = max(xs)
+    return m, [math.exp(x - m) for x in xs]
+
+
 def _shifted_lse(xs: Sequence[float]) -> tuple:
     """(m, log sum_j e^(x_j - m)) with m = max x: logsumexp(x) is their sum, but kept
     apart so that x_t - logsumexp(x) can be formed as (x_t - m) - r, where the large
     terms cancel first (at logits of 1e12, m + r would have lost r's digits)."""
-    m = max(xs)
-    return m, math.log(sum([math.exp(x - m) for x in xs]))
+    m, es = _shifted_exps(xs)
+    return m, math.log(sum(es))
 
 
 class LogSumExp(Op):
@@ -326,8 +333,7 @@ class CrossEntropy(Op):
         """Both rules at once from the logit Values (engine.apply): the e^(x_j - m)
         that the loss sums are the softmax's numerators, so each is taken once."""
         xs = [p.data for p in parents]
-        m = max(xs)
-        es = [math.exp(x - m) for x in xs]
+        m, es = _shifted_exps(xs)
         total = sum(es)
         return ((m - xs[self.target]) + math.log(total),
                 self._minus_onehot([e / total for e in es]))
@@ -465,8 +471,7 @@ def softmax(xs: Sequence[Scalar]) -> List[Scalar]:
 def _softmax(xs: Sequence[Scalar]) -> List[Scalar]:
     """softmax without the checks, for the derivative rules: floats or Values."""
     if _all_numbers(xs):
-        m = max(xs)
-        es = [math.exp(x - m) for x in xs]
+        _, es = _shifted_exps(xs)
         total = sum(es)
         return [e / total for e in es]
     m, r = _shared_lse(xs)
