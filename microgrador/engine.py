@@ -17,6 +17,7 @@ import gc
 import itertools
 import math
 import sys
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import compress
@@ -63,7 +64,7 @@ class Value:
         self._parents: Tuple[Value, ...] = ()     # the Values this one was computed from
         self._partials: Sequence[float] = ()      # d(self)/d(parent), one per parent
         self._op = None                           # the Op that made it; None for a leaf
-        self._index = 0                           # when it was made (see topological_order)
+        self._index = 0   # when it was made (see topological_order); on a parameter, see touched.py
 
     @staticmethod
     def _new(op: Op, data: float, parents: Tuple["Value", ...], partials: Sequence) -> "Value":
@@ -173,6 +174,8 @@ class Value:
             else:
                 self.grad = self.grad + grad if self.is_leaf else grad
                 _run(chain_rule(order, False, _anomaly_mode()))
+            if self.is_leaf and _watchers:
+                _tell_watchers((self,))   # backward() on a leaf reaches the leaf itself
 
     def zero_grad(self) -> None:
         """Set `.grad` to 0 on this Value and everything it was computed from."""
@@ -308,6 +311,8 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
     if adjoint is not None:
         yield from _chain_rule_into(order, pause, adjoint, within, partials)
         return
+    if _watchers:
+        _tell_watchers(order)
     for node in reversed(order):
         if pause:
             yield node
@@ -343,6 +348,26 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
                 parent.grad = parent.grad + g * d
             elif d:
                 parent.grad += g * d
+
+
+# --- who is told what a backward pass reached ----------------------------------------
+# Weak references to the touched-only optimizers (touched.ReachedParams), of every
+# thread: a list, since appending to it and copying it are atomic under the GIL.
+_watchers: List[weakref.ref] = []
+
+
+def watch_backward(watcher) -> None:
+    """From now on, call `watcher.reached(nodes)` with the nodes of every backward pass
+    (any thread), so that an optimizer can visit only the parameters they reached."""
+    global _watchers
+    _watchers = [w for w in _watchers if w() is not None] + [weakref.ref(watcher)]
+
+
+def _tell_watchers(nodes: Sequence[Value]) -> None:
+    for ref in _watchers[:]:
+        watcher = ref()
+        if watcher is not None:
+            watcher.reached(nodes)
 
 
 def _run(sweep: Iterator) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Tuple, Union
 
-from .engine import Value, _float, as_float, chain_rule, topological_order
+from .engine import Value, _float, _tell_watchers, as_float, chain_rule, topological_order
 
 Roots = Union[Value, Iterable[Value]]
 
@@ -56,6 +56,7 @@ def backward_steps(root: Value, grad: float = 1.0) -> Iterator[Step]:
     order = topological_order(root)
     if not order:   # a leaf: backward() only adds the seed to its grad
         root.grad = root.grad + grad
+        _tell_watchers((root,))
         yield Step(0, 1, root, _float(root.grad), (), False)
         return
     for node in order:
