@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--freeze", action="store_true",
                         help="gc.freeze() after building the model (the cyclic GC then skips it)")
+    parser.add_argument("--walk-all", action="store_true",
+                        help="SGD without touched_only: step() and zero_grad() walk every "
+                             "parameter (`microgrador train` uses touched_only=True)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--report-every", type=int, default=0, metavar="N",
                         help="also print a line (samples, time, samples/s, peak RSS) every N steps")
@@ -56,7 +59,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = MLP(784, [args.hidden, 10], activation="sigmoid", seed=args.seed)
-    optimizer = SGD(model.parameters(), lr=args.lr)
+    optimizer = SGD(model.parameters(), lr=args.lr, touched_only=not args.walk_all)
     build_seconds = time.perf_counter() - t0
     if args.freeze:
         gc.collect()
@@ -88,6 +91,7 @@ def main() -> None:
     n = history.samples
     print(f"MNIST 784-{args.hidden}(sigmoid)-10, per-sample SGD lr {args.lr:g}, seed {args.seed}, "
           f"on {impl}; {info['summary']}")
+    print(f"  optimizer        {optimizer!r}")
     print(f"  load data        {load_seconds:8.1f} s")
     print(f"  build model      {build_seconds:8.1f} s")
     print(f"  train {n:,} samples {train_seconds:8.1f} s  ({n / train_seconds:,.0f} samples/s, "

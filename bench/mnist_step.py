@@ -58,10 +58,11 @@ def initial_weights(seed: int = 0):
     return W1, [0.0] * n1, W2, [0.0] * n2
 
 
-def microgrador_step(x, t, lr, seed=0):
+def microgrador_step(x, t, lr, seed=0, touched_only=False):
     W1, b1, W2, b2 = initial_weights(seed)
     net = MLP(784, [300, 10], activation="sigmoid", weights=[W1, W2], biases=[b1, b2])
-    return microgrador_sgd_step(net, tuple(x), t, lr)   # parameters neuron by neuron, weights then bias
+    # parameters neuron by neuron, weights then bias
+    return microgrador_sgd_step(net, tuple(x), t, lr, touched_only)
 
 
 def hand_step(x, t, lr, seed=0, skip_zero_pixels=False):
@@ -131,7 +132,14 @@ def micrograd_step(x, t, lr, seed=0):
 
 def check_same_step(x, t, lr) -> float:
     """One step of microgrador and of each hand-written step from the same weights:
-    the losses and every updated weight must agree to 1e-9. Returns the largest gap."""
+    the losses and every updated weight must agree to 1e-9 (microgrador's two steps:
+    SGD and SGD(touched_only=True), after two steps, exactly). Returns the largest gap."""
+    mg_step, mg_params = microgrador_step(x, t, lr)
+    touched_step, touched_params = microgrador_step(x, t, lr, touched_only=True)
+    for _ in range(2):
+        mg_step(), touched_step()
+    if mg_params() != touched_params():
+        sys.exit("microgrador's SGD and SGD(touched_only=True) disagree after two steps")
     mg_step, mg_params = microgrador_step(x, t, lr)
     loss_mg, largest = mg_step(), 0.0
     for make in (hand_step, hand_step_sparse):

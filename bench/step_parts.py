@@ -10,11 +10,11 @@ from microgrador.losses import cross_entropy
 from microgrador.optim import SGD
 
 
-def microgrador_sgd_step(net, x, t, lr):
+def microgrador_sgd_step(net, x, t, lr, touched_only=False):
     """(step, params): step() is zero_grad, forward, cross-entropy, backward and an SGD
     update of `net` on sample (x, t), returning the loss; params() the parameters' values
-    in net.parameters() order."""
-    opt = SGD(net.parameters(), lr=lr)
+    in net.parameters() order. touched_only: SGD(..., touched_only=True)."""
+    opt = SGD(net.parameters(), lr=lr, touched_only=touched_only)
 
     def step():
         opt.zero_grad()

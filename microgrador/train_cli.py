@@ -134,7 +134,8 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
     files were checked when the command started (see add_training_arguments)."""
     batch_size = getattr(args, "batch_size", 1)
     try:
-        optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+        # the loop sets no .grad by hand, so visiting only what backward() reached is exact
+        optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum, touched_only=True)
     except ValueError as e:
         print(f"train {dataset}: {e}", file=sys.stderr)
         return 2
