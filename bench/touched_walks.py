@@ -13,9 +13,10 @@ after each backward(), times in ms (median over the rounds):
   full zero      zero_grad over all parameters
   touched zero   zeroing only the touched ones
 
-microgrador does not do the touched walks: they are exact only for gradients that
-backward() wrote, not for a .grad set by hand, which step() must still apply. This
-bench measures what that exactness costs.
+These are the bare walks, without the bookkeeping that finds the touched parameters:
+SGD(..., touched_only=True) does that work too (bench/table.py times the whole step
+with it). The default SGD walks every parameter, since only that applies a .grad set
+by hand.
 """
 from __future__ import annotations
 

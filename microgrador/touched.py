@@ -63,6 +63,8 @@ class ReachedParams:
             return
         for p in params:
             p._index = self.tag
+        for dead in [t for t, r in _owners.items() if r() is None]:
+            del _owners[dead]
         _owners[self.tag] = weakref.ref(self)
         watch_backward(self)
 
