@@ -50,6 +50,8 @@ class ReachedParams:
         self._places: dict = {}    # id(all-leaf tuple) -> (tuple, its blocks in params)
         self._cursor = 0           # where the next tuple is guessed to start in params
         self._scanned = 0          # list entries compared by _find, in this _find_units
+        self._foreign: dict = {}          # id(tuple) -> tuple with none of ours, seen lately
+        self._foreign_before: dict = {}
         self.tag = _next_tag()
         tags = set(map(_tag_of, params))
         rivals = [_owners[t]() for t in tags if t in _owners]
@@ -86,6 +88,7 @@ class ReachedParams:
         """zero_grad() just set every grad that may have been non-zero to 0."""
         if not self.disabled:
             self.passes, self._units = [], None
+            self._foreign_before, self._foreign = self._foreign, {}
 
     def units(self) -> Optional[List[Unit]]:
         """The parameters to visit, as units; None when walking all of them is needed
@@ -110,9 +113,8 @@ class ReachedParams:
                     if type(g) is float and g == 0.0:
                         continue                  # it passed nothing to its parents
                     sparse = node._op.sparse
-                    if sparse is not None and (id(parents) not in self._places) and not any(
-                            map(self.tag.__eq__, map(_tag_of, map(parents.__getitem__, sparse[0])))):
-                        continue                  # none of its reached parents is ours
+                    if node._op.leaf_parents and self._foreign_tuple(parents):
+                        continue                  # another model's neuron
                 blocks = self._blocks(parents)
                 if blocks is None:
                     return None                   # finding the runs costs more than a full walk
@@ -134,6 +136,22 @@ class ReachedParams:
             return [(params, sorted({base + k for _, _, _, positions, base in units
                                      for k in positions}), 0)]
         return [(view, positions, base) for _, _, view, positions, base in units]
+
+    def _foreign_tuple(self, parents: Tuple[Value, ...]) -> bool:
+        """Whether none of `parents` is ours, remembered for tuples seen since the last
+        zero_grad() or the one before (so another model's neurons cost one look each,
+        and a model that is gone is not kept alive)."""
+        key = id(parents)
+        if key in self._places:
+            return False
+        for seen in (self._foreign, self._foreign_before):
+            if seen.get(key) is parents:
+                self._foreign[key] = parents
+                return True
+        if any(map(self.tag.__eq__, map(_tag_of, parents))):
+            return False
+        self._foreign[key] = parents
+        return True
 
     def _blocks(self, parents: Tuple[Value, ...]) -> Optional[list]:
         """[(lo, hi, base)]: parents[lo:hi] is params[base + lo:base + hi], for every
