@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from itertools import compress
-from operator import attrgetter, is_, itemgetter
+from itertools import count, groupby
+from operator import attrgetter, is_, itemgetter, sub
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .engine import _NO_GRAD, Value, watch_backward
@@ -34,6 +34,7 @@ Unit = Tuple[Sequence[Value], Sequence[int], int]   # (view, positions, base), a
 _MAX_PASSES = 1024       # backward passes kept between zero_grad() calls; past it, walk all
 _MAX_CACHED = 1 << 16    # parent tuples whose place in the list is remembered
 _first = itemgetter(0)
+_positions = itemgetter(3)
 _tag_of = attrgetter("_index")
 _next_tag = itertools.count(-2, -1).__next__   # -1 is _NO_GRAD, 0 an untagged leaf
 _owners: Dict[int, "weakref.ref[ReachedParams]"] = {}
@@ -100,7 +101,7 @@ class ReachedParams:
         return self._units
 
     def _find_units(self) -> Optional[List[Unit]]:
-        units, params = [], self.params
+        units, params, places, tag = [], self.params, self._places, self.tag
         n = len(params)
         self._scanned = 0
         for nodes in self.passes:
@@ -108,14 +109,26 @@ class ReachedParams:
                 parents = node._parents
                 if not parents:                   # backward() on a leaf: it is reached
                     parents, sparse = (node,), None
+                    blocks = self._blocks(parents)
                 else:
                     g = node.grad
                     if type(g) is float and g == 0.0:
                         continue                  # it passed nothing to its parents
-                    sparse = node._op.sparse
-                    if node._op.leaf_parents and self._foreign_tuple(parents):
-                        continue                  # another model's neuron
-                blocks = self._blocks(parents)
+                    op = node._op
+                    sparse = op.sparse
+                    place = places.get(id(parents))
+                    if place is not None and place[0] is parents:
+                        blocks = place[1]         # one of our neurons, seen before
+                        if blocks:
+                            self._cursor = blocks[-1][1] + blocks[-1][2]
+                    elif op.leaf_parents:
+                        if self._foreign_tuple(parents):
+                            continue              # another model's neuron
+                        blocks = self._blocks(parents)
+                    elif _holds(parents, tag):
+                        blocks = self._blocks(parents)
+                    else:
+                        continue                  # none of ours (e.g. an activation)
                 if blocks is None:
                     return None                   # finding the runs costs more than a full walk
                 for lo, hi, base in blocks:
@@ -128,7 +141,7 @@ class ReachedParams:
                     if positions:
                         units.append((base + positions[0], base + positions[-1],
                                       parents, positions, base))
-        if sum(len(u[3]) for u in units) > n // 2:
+        if sum(map(len, map(_positions, units))) > n // 2:
             return None
         units.sort(key=_first)
         if any(b[0] <= a[1] for a, b in zip(units, units[1:])):
@@ -142,45 +155,36 @@ class ReachedParams:
         zero_grad() or the one before (so another model's neurons cost one look each,
         and a model that is gone is not kept alive)."""
         key = id(parents)
-        if key in self._places:
-            return False
-        for seen in (self._foreign, self._foreign_before):
-            if seen.get(key) is parents:
-                self._foreign[key] = parents
-                return True
-        if any(map(self.tag.__eq__, map(_tag_of, parents))):
-            return False
-        self._foreign[key] = parents
-        return True
+        if self._foreign.get(key) is parents:
+            return True
+        if self._foreign_before.get(key) is parents or not _holds(parents, self.tag):
+            self._foreign[key] = parents
+            return True
+        return False
 
     def _blocks(self, parents: Tuple[Value, ...]) -> Optional[list]:
         """[(lo, hi, base)]: parents[lo:hi] is params[base + lo:base + hi], for every
-        parent that is one of the parameters. None once looking has cost more than a
-        few full walks."""
-        place = self._places.get(id(parents))
-        if place is not None and place[0] is parents:
-            blocks = place[1]
-            if blocks:
-                self._cursor = blocks[-1][1] + blocks[-1][2]
-            return blocks
-        mine = list(compress(range(len(parents)), map(self.tag.__eq__, map(_tag_of, parents))))
-        blocks = []
-        params, i, end = self.params, 0, len(mine)
-        while i < end:
-            lo = mine[i]
-            j = self._find(parents[lo])
-            if j is None:      # a tag left by an optimizer this one replaced
-                if self._scanned > 4 * len(params):   # the cost of a few full walks
-                    return None
-                i += 1
-                continue
-            hi = lo + 1          # grow the run while the parameters go on side by side
-            while i + (hi - lo) < end and mine[i + (hi - lo)] == hi:
-                hi += 1
-            k = _matching(parents, lo, hi, params, j)
-            blocks.append((lo, lo + k, j - lo))
-            self._cursor = j + k
-            i += k
+        parent that is one of the parameters (a tuple not seen before). None once
+        looking has cost more than a few full walks."""
+        tag = self.tag
+        mine = [i for i, p in enumerate(parents) if p._index == tag]   # (faster than map on both)
+        blocks, params, start = [], self.params, 0
+        # runs of side-by-side slots: along a run, slot - (its rank in mine) is constant
+        for _, run in groupby(map(sub, mine, count())):
+            lo = mine[start]
+            start += len(list(run))
+            hi = mine[start - 1] + 1
+            while lo < hi:
+                j = self._find(parents[lo])
+                if j is None:      # a tag left by an optimizer this one replaced
+                    if self._scanned > 4 * len(params):   # the cost of a few full walks
+                        return None
+                    lo += 1
+                    continue
+                k = _matching(parents, lo, hi, params, j)
+                blocks.append((lo, lo + k, j - lo))
+                self._cursor = j + k
+                lo += k
         if len(mine) == len(parents):   # a neuron's own parameters: the same tuple every call
             if len(self._places) >= _MAX_CACHED:
                 self._places.clear()
@@ -197,6 +201,14 @@ class ReachedParams:
             return params.index(leaf)    # Values compare by identity here (no __eq__)
         except ValueError:
             return None
+
+
+def _holds(parents: Tuple[Value, ...], tag: int) -> bool:
+    """Whether a parent carries `tag`. (A plain loop: PyPy runs map() chains slowly.)"""
+    for p in parents:
+        if p._index == tag:
+            return True
+    return False
 
 
 def _matching(parents: Sequence[Value], lo: int, hi: int, params: List[Value], j: int) -> int:

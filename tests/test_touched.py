@@ -256,3 +256,23 @@ def test_two_touched_only_optimizers_over_one_parameter_walk_everything():
     first.step()
     second.step()
     assert (w[2].data, w[12].data) == (3.0 - 0.1, 13.0 - 0.1)
+
+
+def test_parameters_scattered_among_other_parents_of_one_node():
+    # One node whose parents mix our weights, out of list order, with inputs and
+    # another model's weights: every one of ours gets its own gradient, once.
+    from microgrador.engine import apply
+    from microgrador.ops import Dot
+    w = weights()
+    other = [Value(0.5), Value(-2.0)]
+    x = Value(3.0)
+    opt = SGD(w, lr=0.1, touched_only=True)
+    opt.zero_grad()
+    # d = w7*x + w2*o0 + w3*w8 + o1*w4  (a, b pairs)
+    d = apply(Dot(4), (w[7], w[2], w[3], other[1], x, other[0], w[8], w[4]))
+    d.backward()
+    opt.step()
+    expected = {7: 3.0, 2: 0.5, 3: 9.0, 8: 4.0, 4: -2.0}   # x, o0, w8, w3, o1 (before the step)
+    for i, p in enumerate(w):
+        assert p.data == (1.0 + i) - 0.1 * expected.get(i, 0.0), i
+    assert [o.data for o in other] == [0.5, -2.0]   # not ours: not moved
