@@ -41,7 +41,7 @@ from operator import mul
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from microgrador.datasets import load_mnist  # noqa: E402
-from step_parts import microgrador_sgd_step, softmax_output_step  # noqa: E402  (bench/, the script's folder)
+from step_parts import microgrador_sgd_steps, softmax_output_step  # noqa: E402  (bench/, the script's folder)
 from micrograd_ops import micrograd_ops  # noqa: E402
 from microgrador.nn import MLP  # noqa: E402
 
@@ -59,24 +59,34 @@ def initial_weights(seed: int = 0):
 
 
 def microgrador_step(x, t, lr, seed=0, touched_only=False):
+    return microgrador_steps([(x, t)], lr, seed, touched_only)
+
+
+def microgrador_steps(samples, lr, seed=0, touched_only=False):
+    """(step, params): step() takes one SGD step on each (x, t) of samples in turn."""
     W1, b1, W2, b2 = initial_weights(seed)
     net = MLP(784, [300, 10], activation="sigmoid", weights=[W1, W2], biases=[b1, b2])
     # parameters neuron by neuron, weights then bias
-    return microgrador_sgd_step(net, tuple(x), t, lr, touched_only)
+    return microgrador_sgd_steps(net, [(tuple(x), t) for x, t in samples], lr, touched_only)
 
 
 def hand_step(x, t, lr, seed=0, skip_zero_pixels=False):
-    """Backprop of the 784-300-10 network written out on lists of floats. With
-    skip_zero_pixels the first layer leaves out the pixels that are 0 (most of them),
-    in its forward sum and in the W1 update, as microgrador does: a fairer baseline."""
+    return hand_steps([(x, t)], lr, seed, skip_zero_pixels)
+
+
+def hand_steps(samples, lr, seed=0, skip_zero_pixels=False):
+    """Backprop of the 784-300-10 network written out on lists of floats, one step on
+    each (x, t) of samples in turn. With skip_zero_pixels the first layer leaves out
+    the pixels that are 0 (most of them), in its forward sum and in the W1 update, as
+    microgrador does: a fairer baseline. (It finds them at every step, as microgrador does.)"""
     W1, b1, W2, b2 = initial_weights(seed)
     exp = math.exp
-    nz = [i for i, v in enumerate(x) if v]          # the non-zero pixels
-    xnz = [x[i] for i in nz]
 
-    def step():
+    def one_step(x, t):
         # forward: h = sigmoid(W1 x + b1), o = W2 h + b2, loss = logsumexp(o) - o[t]
         if skip_zero_pixels:
+            nz = [i for i, v in enumerate(x) if v]          # the non-zero pixels
+            xnz = [x[i] for i in nz]
             h = [1.0 / (1.0 + exp(-(sum(map(mul, [w[i] for i in nz], xnz)) + b)))
                  for w, b in zip(W1, b1)]
         else:
@@ -95,6 +105,11 @@ def hand_step(x, t, lr, seed=0, skip_zero_pixels=False):
             else:
                 W1[j] = [w - c * xi for w, xi in zip(W1[j], x)]
             b1[j] -= c
+        return loss
+
+    def step():
+        for x, t in samples:
+            loss = one_step(x, t)
         return loss
 
     def params():   # in microgrador's order

@@ -14,13 +14,20 @@ def microgrador_sgd_step(net, x, t, lr, touched_only=False):
     """(step, params): step() is zero_grad, forward, cross-entropy, backward and an SGD
     update of `net` on sample (x, t), returning the loss; params() the parameters' values
     in net.parameters() order. touched_only: SGD(..., touched_only=True)."""
+    return microgrador_sgd_steps(net, [(x, t)], lr, touched_only)
+
+
+def microgrador_sgd_steps(net, samples, lr, touched_only=False):
+    """As microgrador_sgd_step, but step() takes one such step on each (x, t) of
+    `samples` in turn, as a training loop does, and returns the last loss."""
     opt = SGD(net.parameters(), lr=lr, touched_only=touched_only)
 
     def step():
-        opt.zero_grad()
-        loss = cross_entropy(net(x), t)
-        loss.backward()
-        opt.step()
+        for x, t in samples:
+            opt.zero_grad()
+            loss = cross_entropy(net(x), t)
+            loss.backward()
+            opt.step()
         return loss.data
 
     return step, lambda: [p.data for p in net.parameters()]

@@ -6,9 +6,15 @@
   MNIST step   one 784-300(sigmoid)-10 per-sample SGD step (forward, cross-entropy,
                backward, SGD, zero_grad) through microgrador's public API, against the
                hand-written pure-Python steps of bench/mnist_step.py (dense, and the one
-               that skips zero pixels), on the first training image of real MNIST with
+               that skips zero pixels), on the training images of real MNIST with
                --data-dir, else of the bundled subset; with SGD(..., touched_only=True)
-               as well, the optimizer that visits only the parameters backward() reached
+               as well, the optimizer that visits only the parameters backward() reached.
+               In each round every engine takes --images steps back to back, one on each
+               of the first --images images in turn, as a training loop does; the time of
+               a step is that block's over --images. (--images 1 times one step on the
+               first image, right after the other engines' steps: each engine then starts
+               from caches the others filled, which costs microgrador's 238,510 Values
+               more than the hand-written lists of floats, and PyPy's JIT sees one image.)
   2-3-2 step   bench/synth_step.py's 2-3-2 sigmoid network, per-sample SGD, against its
                hand-written step
   chain        x = x * 1.0001 + 0.0 repeated, build + backward: us per node at --chain
@@ -90,8 +96,11 @@ def main() -> None:
     parser.add_argument("--chain-rounds", type=int, default=3)
     parser.add_argument("--chain-warmup", type=int, default=20 if sys.implementation.name == "pypy" else 1,
                         help="untimed 10,000-node chains first (PyPy's JIT needs a few)")
-    parser.add_argument("--warmup", type=int, default=3 if sys.implementation.name == "pypy" else 1,
-                        help="untimed rounds first (PyPy's JIT needs a few)")
+    parser.add_argument("--warmup", type=int, default=10 if sys.implementation.name == "pypy" else 1,
+                        help="untimed rounds first (PyPy's JIT needs them)")
+    parser.add_argument("--images", type=int, default=10,
+                        help="MNIST steps per engine per round, one on each of the first N "
+                             "training images in turn (1: one step on the first image)")
     parser.add_argument("--synth-steps", type=int, default=500)
     parser.add_argument("--synth-after-mnist", action="store_true",
                         help="run the MNIST steps (untimed) before each round of 2-3-2 "
@@ -107,7 +116,10 @@ def main() -> None:
     else:
         train, _, _ = load_mnist(subset=True, progress=False)
         source = "the bundled MNIST subset"
-    x, t = train[0]
+    if not 1 <= args.images <= len(train):
+        sys.exit(f"--images must be 1..{len(train)}")
+    samples = [train[i] for i in range(args.images)]
+    x, t = samples[0]
     mnist_step.check_same_step(x, t, args.lr)       # exits unless the weights agree
     (xs, ys), _, _ = load_synth(num_train=args.synth_steps, num_val=0)
     data = list(zip(xs, ys))
@@ -117,10 +129,11 @@ def main() -> None:
         run()
     same_weights(synth["mg"][1](), synth["hand"][1](), "2-3-2 step")
 
-    mnist = {"mg": mnist_step.microgrador_step(x, t, args.lr)[0],
-             "touched": mnist_step.microgrador_step(x, t, args.lr, touched_only=True)[0],
-             "dense": mnist_step.hand_step(x, t, args.lr)[0],
-             "sparse": mnist_step.hand_step_sparse(x, t, args.lr)[0]}
+    made = {"mg": mnist_step.microgrador_steps(samples, args.lr),
+            "touched": mnist_step.microgrador_steps(samples, args.lr, touched_only=True),
+            "dense": mnist_step.hand_steps(samples, args.lr),
+            "sparse": mnist_step.hand_steps(samples, args.lr, skip_zero_pixels=True)}
+    mnist = {k: run for k, (run, _) in made.items()}
     for _ in range(args.warmup):
         for run in mnist.values():
             run()                                    # warm up (and JIT, on PyPy)
@@ -137,8 +150,15 @@ def main() -> None:
         ratios["dense"].append(t_mg / t_dense)
         ratios["touched sparse"].append(t_touched / t_sparse)
         ratios["touched dense"].append(t_touched / t_dense)
-        for key, value in zip(raw, (t_mg * 1e3, t_touched * 1e3, t_sparse * 1e3, t_dense * 1e3)):
-            raw[key].append(value)
+        for key, value in zip(raw, (t_mg, t_touched, t_sparse, t_dense)):
+            raw[key].append(value / args.images * 1e3)
+    # every engine took the same steps from the same weights: it must have the same weights
+    final = {k: params() for k, (_, params) in made.items()}
+    if final["mg"] != final["touched"]:
+        sys.exit("SGD and SGD(touched_only=True) disagree after the timed steps; the bench stops")
+    for k in ("dense", "sparse"):
+        same_weights(final["mg"], final[k], f"MNIST step against the hand-written {k} step")
+    del made, final
     # The rest measures the engine, not this bench: left alive, the three MNIST nets
     # (700,000 Values) would be re-scanned by each full garbage collection during a chain,
     # which made the 10,000-node chain's time vary by 3x from round to round.
@@ -174,7 +194,8 @@ def main() -> None:
 
     impl = f"{sys.implementation.name} {sys.version.split()[0]}"
     print(f"issue 13's table on {impl}, {source}; median [25%-75%] over {args.rounds} interleaved "
-          f"rounds of the MNIST steps, then {args.rounds} of the 2-3-2 steps, then "
+          f"rounds of the MNIST steps ({args.images} in a row per engine, one per image), "
+          f"then {args.rounds} of the 2-3-2 steps, then "
           f"{args.chain_rounds} of the chains")
     pypy = sys.implementation.name == "pypy"
     # issue 13's goals on this interpreter (None: the issue sets none here)

@@ -13,7 +13,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def test_table_bench_runs_and_states_each_goal():
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "table.py"), "--rounds", "1", "--warmup", "0",
-         "--chain", "20000", "--chain-rounds", "1", "--chain-warmup", "0", "--synth-steps", "20"],
+         "--chain", "20000", "--chain-rounds", "1", "--chain-warmup", "0", "--synth-steps", "20",
+         "--images", "3"],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
