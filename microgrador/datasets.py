@@ -346,7 +346,23 @@ class PixelView:
         return len(self.images)
 
     def __getitem__(self, i: int) -> Tuple[float, ...]:
-        return tuple(map(_scaled, self.images[i]))
+        if isinstance(i, slice):      # xs[:100]: the same kind of view of fewer images
+            return self._sliced(self.images[i])
+        return tuple(map(_scaled, self._image(i)))
+
+    def _image(self, i: int) -> bytes:
+        """Image i's bytes, or an error that names the index and the range."""
+        try:
+            return self.images[operator.index(i)]
+        except TypeError:
+            raise TypeError(f"images are indexed by an int or a slice, not a "
+                            f"{type(i).__name__} ({i!r})") from None
+        except IndexError:
+            raise IndexError(f"image {i} does not exist: there are {len(self.images)} "
+                             f"(0..{len(self.images) - 1})") from None
+
+    def _sliced(self, images: Sequence[bytes]) -> "PixelView":
+        return PixelView(images)
 
 
 class ImageView(PixelView):
@@ -359,8 +375,13 @@ class ImageView(PixelView):
         self.cols = cols
 
     def __getitem__(self, i: int) -> List[List[Tuple[float, ...]]]:
-        pixels, c = super().__getitem__(i), self.cols
+        if isinstance(i, slice):
+            return self._sliced(self.images[i])
+        pixels, c = tuple(map(_scaled, self._image(i))), self.cols
         return [[pixels[r:r + c] for r in range(0, len(pixels), c)]]
+
+    def _sliced(self, images: Sequence[bytes]) -> "ImageView":
+        return ImageView(images, self.cols)
 
 
 def _read_image_set(images_path: str, labels_path: str) -> ImageSet:

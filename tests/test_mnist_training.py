@@ -301,6 +301,25 @@ def test_pixel_view_scales_grey_levels_to_the_unit_interval():
     assert type(view[1]) is tuple and all(type(v) is float for v in view[1])
 
 
+def test_pixel_views_slice_into_views_and_name_a_bad_index():
+    from microgrador.datasets import ImageView
+    view = PixelView([bytes([0, 255, 51]), bytes([102, 1, 254]), bytes([255, 0, 0])])
+    head = view[:2]
+    assert type(head) is PixelView and len(head) == 2 and head[1] == (0.4, 1 / 255, 254 / 255)
+    assert view[1:][1] == (1.0, 0.0, 0.0) and view[-1] == (1.0, 0.0, 0.0)
+    with pytest.raises(IndexError, match=r"image 3 does not exist: there are 3 \(0\.\.2\)"):
+        view[3]
+    with pytest.raises(TypeError, match="indexed by an int or a slice, not a str"):
+        view["0"]
+    images = ImageView([bytes([0, 255, 51, 102]), bytes([255] * 4)], cols=2)
+    assert images[1] == [[(1.0, 1.0), (1.0, 1.0)]]
+    tail = images[1:]
+    assert type(tail) is ImageView and len(tail) == 1 and tail[0] == [[(1.0, 1.0), (1.0, 1.0)]]
+    assert images[0] == [[(0.0, 1.0), (0.2, 0.4)]]
+    with pytest.raises(IndexError, match="image 2 does not exist"):
+        images[2]
+
+
 def test_train_fashion_reads_its_own_folder_and_evaluate_follows_its_data_set(tmp_path, monkeypatch):
     """`train fashion` is the MNIST command on FashionMNIST files (same format): here a
     folder made from the bundled subset's files under the standard names."""
