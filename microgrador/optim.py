@@ -106,6 +106,14 @@ class Optimizer:
             self._check_grads()   # the likely cause, said plainly
             raise
 
+    def step_and_zero_grad(self) -> None:
+        """step(), then zero_grad(): what a training loop does between two backward
+        passes (training.train calls it). Plain SGD does both in one walk, so each
+        parameter is fetched from memory once instead of twice (on the MNIST net, about
+        a seventh of a CPython step); the result is the same floats."""
+        self.step()
+        self.zero_grad()
+
     def _check_grads(self) -> None:
         """Refuse Value gradients (their arithmetic would quietly turn .data into Values)."""
         for i, p in enumerate(self.params):
@@ -197,6 +205,32 @@ class SGD(Optimizer):
             bufs[i] = b = g if first else mu * bufs[i] + keep * g
             p.data -= lr * (g + mu * b if nesterov else b)
         self.steps += 1
+
+    def step_and_zero_grad(self) -> None:
+        if self.momentum or self.weight_decay or type(self) is not SGD:
+            return super().step_and_zero_grad()   # (a subclass may have its own rule)
+        lr, units = self.lr, self._units()
+        try:
+            if units is None:
+                for p in self.params:
+                    g = p.grad
+                    if g:
+                        p.data -= lr * g
+                    p.grad = 0.0   # the same Value just read: no second trip to memory
+            else:
+                for view, positions, _ in units:
+                    for k in positions:
+                        p = view[k]
+                        g = p.grad
+                        if g:
+                            p.data -= lr * g
+                        p.grad = 0.0
+        except TypeError:
+            self._check_grads()
+            raise
+        self.steps += 1
+        if self._reached is not None:
+            self._reached.cleared()
 
     def _options(self):
         opts = [("lr", self.lr)]

@@ -140,7 +140,9 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
           shuffle: bool = True, progress: bool = True,
           on_epoch: Optional[Callable[[Dict[str, float]], None]] = None,
           curve_points: int = 50, batch_size: int = 1) -> History:
-    """Per-sample SGD: for each sample, zero_grad, forward, loss, backward, step.
+    """Per-sample SGD: for each sample, forward, loss, backward, then step and zero_grad
+    (one walk over the parameters: Optimizer.step_and_zero_grad); the gradients are
+    also zeroed once before the first step, and are zero when it returns.
 
     With batch_size B > 1, minibatch SGD: the gradients of B samples are summed, each
     scaled by 1/B (backward(1/B)), so the step uses their mean, as PyTorch's mean loss
@@ -166,7 +168,11 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     history = History()
     tick = max(1, min(1000, n // 100))            # samples between progress updates
     stretch = max(tick, n // max(1, curve_points))  # samples per point of the curve
-    zero_grad, step = optimizer.zero_grad, optimizer.step
+    step = getattr(optimizer, "step_and_zero_grad", None)   # any object with step, zero_grad will do
+    if step is None:
+        def step() -> None:
+            optimizer.step()
+            optimizer.zero_grad()
     batchwise = getattr(model, "batchwise", False) and batch_size > 1
     if getattr(model, "training", None) is False:
         model.train()
@@ -176,6 +182,7 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     # step (150 CNN steps on the bundled subset: 35 full collections, 49.5 ms per
     # sample against 37.1 with it paused).
     start = time.perf_counter()
+    optimizer.zero_grad()         # whatever gradients the parameters held before
     epoch, done, total, t0, bar = 0, 0, 0.0, start, NoBar()
     validating: Optional[Dict[str, float]] = None   # the epoch's figures while it is validated
     try:
@@ -192,8 +199,7 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
                 batch = order[first:first + batch_size]
                 scale = 1.0 / len(batch)          # 1.0 for per-sample SGD; the last batch may be smaller
                 with gc_paused():
-                    batch_total = _train_step(model, loss_fn, xs, ys, batch, scale, batchwise,
-                                              zero_grad, step)
+                    batch_total = _train_step(model, loss_fn, xs, ys, batch, scale, batchwise, step)
                 total += batch_total             # counted once the step is taken (Ctrl-C)
                 done += len(batch)
                 if done - shown >= tick:
@@ -234,10 +240,10 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     return history
 
 
-def _train_step(model, loss_fn, xs, ys, batch, scale, batchwise, zero_grad, step) -> float:
-    """One step on the samples `batch`: zero_grad, forward, loss, backward (each loss
-    scaled by `scale`), step; the sum of the losses. The graph is gone when it returns."""
-    zero_grad()
+def _train_step(model, loss_fn, xs, ys, batch, scale, batchwise, step) -> float:
+    """One step on the samples `batch` (the gradients are zero): forward, loss, backward
+    (each loss scaled by `scale`), step and zero_grad; the sum of the losses. The graph
+    is gone when it returns."""
     if batchwise:      # BatchNorm1d: the samples' graphs meet, one backward
         losses = [loss_fn(out, ys[i])
                   for out, i in zip(model.forward_batch([xs[i] for i in batch]), batch)]

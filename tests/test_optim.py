@@ -222,3 +222,55 @@ def test_zero_grad_after_two_backward_calls_clears_every_touched_parameter():
     assert [p.data for p in params] == pytest.approx([0.4, -1.3, 0.8])
     opt.zero_grad()
     assert [p.grad for p in params] == [0.0, 0.0, 0.0]
+
+
+# --- step_and_zero_grad: step() then zero_grad(), one walk for plain SGD --------------------------
+STEP_AND_ZERO = {
+    "sgd": lambda ps, t: SGD(ps, lr=0.1, touched_only=t),
+    "momentum": lambda ps, t: SGD(ps, lr=0.1, momentum=0.9, touched_only=t),
+    "weight_decay": lambda ps, t: SGD(ps, lr=0.1, weight_decay=0.01),
+    "adam": lambda ps, t: Adam(ps, lr=0.1, touched_only=t),
+}
+
+
+@pytest.mark.parametrize("touched", [False, True])
+@pytest.mark.parametrize("name", sorted(STEP_AND_ZERO))
+def test_step_and_zero_grad_is_step_then_zero_grad(name, touched):
+    # the closed-form reference for plain SGD; the others against their own step()
+    start, lr = [0.5, -1.0, 2.0] + [1.0] * 7, 0.1   # 3 of 10 reached: the touched walk runs
+    fused, split = [Value(x) for x in start], [Value(x) for x in start]
+    opts = [STEP_AND_ZERO[name](fused, touched), STEP_AND_ZERO[name](split, touched)]
+    opts[0].zero_grad(), opts[1].zero_grad()
+    w, grads = list(start[:3]), []
+    for step in range(3):
+        _loss(fused[:3], step).backward()
+        _loss(split[:3], step).backward()
+        opts[0].step_and_zero_grad()
+        opts[1].step()
+        assert [p.data for p in fused] == [p.data for p in split]
+        opts[1].zero_grad()
+        assert all(type(p.grad) is float and p.grad == 0.0 for p in fused)
+        grads.append(_hand_grads(w, step))
+        w = _reference_sgd(start[:3], grads, lr)
+        if name == "sgd":
+            assert [p.data for p in fused[:3]] == pytest.approx(w, rel=1e-14)
+    assert opts[0].steps == 3
+
+
+def test_step_and_zero_grad_after_create_graph_says_what_is_wrong():
+    w = [Value(1.0), Value(2.0)]
+    (w[1] * w[1]).backward(create_graph=True)
+    with pytest.raises(TypeError, match=r"parameter 1 has a Value as its \.grad"):
+        SGD(w, lr=0.1).step_and_zero_grad()
+    assert type(w[1].data) is float
+
+
+def test_a_subclass_rule_is_kept_by_step_and_zero_grad():
+    class SignSGD(SGD):
+        def _update(self):
+            for p in self.params:
+                p.data -= self.lr * ((p.grad > 0) - (p.grad < 0))
+    w = [Value(1.0), Value(1.0)]
+    (w[0] * 5.0 - w[1] * 0.5).backward()
+    SignSGD(w, lr=0.25).step_and_zero_grad()
+    assert [p.data for p in w] == [0.75, 1.25] and [p.grad for p in w] == [0.0, 0.0]
