@@ -41,7 +41,7 @@ from operator import mul
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from microgrador.datasets import load_mnist  # noqa: E402
-from step_parts import microgrador_sgd_steps, softmax_output_step  # noqa: E402  (bench/, the script's folder)
+from step_parts import microgrador_sgd_steps, microgrador_train_steps, softmax_output_step  # noqa: E402  (bench/, the script's folder)
 from micrograd_ops import micrograd_ops  # noqa: E402
 from microgrador.nn import MLP  # noqa: E402
 
@@ -62,12 +62,16 @@ def microgrador_step(x, t, lr, seed=0, touched_only=False):
     return microgrador_steps([(x, t)], lr, seed, touched_only)
 
 
-def microgrador_steps(samples, lr, seed=0, touched_only=False):
-    """(step, params): step() takes one SGD step on each (x, t) of samples in turn."""
+def microgrador_steps(samples, lr, seed=0, touched_only=False, as_train=False):
+    """(step, params): step() takes one SGD step on each (x, t) of samples in turn;
+    as_train: the step training.train takes (step_parts.microgrador_train_steps)."""
     W1, b1, W2, b2 = initial_weights(seed)
     net = MLP(784, [300, 10], activation="sigmoid", weights=[W1, W2], biases=[b1, b2])
     # parameters neuron by neuron, weights then bias
-    return microgrador_sgd_steps(net, [(tuple(x), t) for x, t in samples], lr, touched_only)
+    samples = [(tuple(x), t) for x, t in samples]
+    if as_train:
+        return microgrador_train_steps(net, samples, lr)
+    return microgrador_sgd_steps(net, samples, lr, touched_only)
 
 
 def hand_step(x, t, lr, seed=0, skip_zero_pixels=False):

@@ -33,6 +33,23 @@ def microgrador_sgd_steps(net, samples, lr, touched_only=False):
     return step, lambda: [p.data for p in net.parameters()]
 
 
+def microgrador_train_steps(net, samples, lr):
+    """As microgrador_sgd_steps, with the step that training.train (and so `microgrador
+    train`) takes: SGD(..., touched_only=True), and after each backward
+    step_and_zero_grad(), which updates and clears each parameter in one walk."""
+    opt = SGD(net.parameters(), lr=lr, touched_only=True)
+    opt.zero_grad()
+
+    def step():
+        for x, t in samples:
+            loss = cross_entropy(net(x), t)
+            loss.backward()
+            opt.step_and_zero_grad()
+        return loss.data
+
+    return step, lambda: [p.data for p in net.parameters()]
+
+
 def softmax_output_step(W, b, h, t, lr):
     """(loss, dL/dh) for loss = logsumexp(o) - o[t], o = W h + b; W and b are updated in
     place by SGD (dL/dh = W^T (softmax(o) - onehot(t)) uses W before the update)."""

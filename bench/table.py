@@ -7,8 +7,10 @@
                backward, SGD, zero_grad) through microgrador's public API, against the
                hand-written pure-Python steps of bench/mnist_step.py (dense, and the one
                that skips zero pixels), on the training images of real MNIST with
-               --data-dir, else of the bundled subset; with SGD(..., touched_only=True)
-               as well, the optimizer that visits only the parameters backward() reached.
+               --data-dir, else of the bundled subset; and as training.train (so
+               `microgrador train`) steps: SGD(..., touched_only=True), which visits only
+               the parameters backward() reached, and step_and_zero_grad(), which updates
+               and clears each of them in one walk.
                In each round every engine takes --images steps back to back, one on each
                of the first --images images in turn, as a training loop does; the time of
                a step is that block's over --images. (--images 1 times one step on the
@@ -130,7 +132,7 @@ def main() -> None:
     same_weights(synth["mg"][1](), synth["hand"][1](), "2-3-2 step")
 
     made = {"mg": mnist_step.microgrador_steps(samples, args.lr),
-            "touched": mnist_step.microgrador_steps(samples, args.lr, touched_only=True),
+            "touched": mnist_step.microgrador_steps(samples, args.lr, as_train=True),
             "dense": mnist_step.hand_steps(samples, args.lr),
             "sparse": mnist_step.hand_steps(samples, args.lr, skip_zero_pixels=True)}
     mnist = {k: run for k, (run, _) in made.items()}
@@ -155,7 +157,7 @@ def main() -> None:
     # every engine took the same steps from the same weights: it must have the same weights
     final = {k: params() for k, (_, params) in made.items()}
     if final["mg"] != final["touched"]:
-        sys.exit("SGD and SGD(touched_only=True) disagree after the timed steps; the bench stops")
+        sys.exit("SGD and training.train's step disagree after the timed steps; the bench stops")
     for k in ("dense", "sparse"):
         same_weights(final["mg"], final[k], f"MNIST step against the hand-written {k} step")
     del made, final
@@ -206,8 +208,8 @@ def main() -> None:
     full_chain = args.chain == 1_000_000    # the chains' goals are set at 10^6 nodes
     rows = [("MNIST step / hand-written, skips zero pixels", "sparse", "x"),
             ("MNIST step / hand-written, dense", "dense", "x"),
-            ("  with SGD(touched_only=True) / skips zero pixels", "touched sparse", "x"),
-            ("  with SGD(touched_only=True) / dense", "touched dense", "x"),
+            ("  as training.train steps / skips zero pixels", "touched sparse", "x"),
+            ("  as training.train steps / dense", "touched dense", "x"),
             ("2-3-2 step / hand-written", "synth", "x"),
             (f"chain: us/node at {args.chain:,} / at {SMALL_CHAIN:,}", "chain", "x"),
             ("  the same, built inside gc_paused()", "chain paused", "x")]
@@ -217,7 +219,7 @@ def main() -> None:
         goal = None if key.startswith("chain") and not full_chain else goals.get(key)
         print(f"  {label:<48} {med:6.2f}{unit} [{lo:.2f}-{hi:.2f}]  {verdict(med, goal, unit)}".rstrip())
     for label, key in (("microgrador MNIST step, ms", "mg ms"),
-                       ("  with SGD(touched_only=True), ms", "touched ms"), ("hand-written sparse step, ms", "sparse ms"),
+                       ("  as training.train steps, ms", "touched ms"), ("hand-written sparse step, ms", "sparse ms"),
                        ("hand-written dense step, ms", "dense ms"),
                        ("microgrador 2-3-2 step, us", "synth mg us"),
                        ("hand-written 2-3-2 step, us", "synth hand us"),
