@@ -383,3 +383,27 @@ def test_training_steps_run_with_the_collector_paused_and_it_is_back_after_ctrl_
     assert seen == [False] * 5                 # every step ran with the collector off
     assert history.interrupted and history.samples == 4
     assert gc.isenabled()                      # and Ctrl-C left it on again
+
+
+def test_train_takes_any_object_with_step_and_zero_grad():
+    # an optimizer of one's own, not a microgrador.optim.Optimizer: train() calls its
+    # step() then zero_grad() after each backward, and zero_grad() once before
+    from microgrador import Value
+    w = Value(1.0)
+    calls = []
+
+    class Halving:
+        def step(self):
+            calls.append(("step", w.grad))
+            w.data -= 0.5 * w.grad
+
+        def zero_grad(self):
+            calls.append(("zero", w.grad))
+            w.grad = 0.0
+
+    w.grad = 7.0   # left over from before: cleared first
+    train(lambda x: w * x[0], Halving(), ([(2.0,), (1.0,)], [0.0, 0.0]), shuffle=False,
+          progress=False, loss_fn=lambda out, y: (out - y) ** 2)
+    # loss (w x)^2: dL/dw = 2 w x^2 = 8 at w=1, x=2 -> w = -3; then 2 * -3 * 1 = -6 -> w = 0
+    assert calls == [("zero", 7.0), ("step", 8.0), ("zero", 8.0), ("step", -6.0), ("zero", -6.0)]
+    assert w.data == 0.0
