@@ -377,7 +377,7 @@ class ImageView(PixelView):
     def __getitem__(self, i: int) -> List[List[Tuple[float, ...]]]:
         if isinstance(i, slice):
             return self._sliced(self.images[i])
-        pixels, c = tuple(map(_scaled, self._image(i))), self.cols
+        pixels, c = super().__getitem__(i), self.cols
         return [[pixels[r:r + c] for r in range(0, len(pixels), c)]]
 
     def _sliced(self, images: Sequence[bytes]) -> "ImageView":
