@@ -109,8 +109,8 @@ class Optimizer:
     def step_and_zero_grad(self) -> None:
         """step(), then zero_grad(): what a training loop does between two backward
         passes (training.train calls it). Plain SGD does both in one walk, so each
-        parameter is fetched from memory once instead of twice (on the MNIST net, about
-        a seventh of a CPython step); the result is the same floats."""
+        parameter is fetched from memory once instead of twice; the result is the same
+        floats."""
         self.step()
         self.zero_grad()
 
