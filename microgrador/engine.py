@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import compress
 from operator import attrgetter
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .floats import as_float, describe
 from .ops import (Op, absolute, add, cos, div, exp, leaky_relu, log, mul, neg, power, relu,
@@ -92,10 +92,13 @@ class Value:
     def _record(op: Op, args: Sequence) -> "Value":
         """`op` applied to `args` (Values, and plain numbers that become constant leaves):
         how Op.__call__ hands an op on a Value to the engine."""
-        if len(args) == 1:            # the common cases first, without the list work
-            return apply_unary(op, args[0])
-        if len(args) == 2:
-            return _binary(op, args[0], args[1])
+        if op.forward_parents is None:   # the common cases first, without the list work
+            if len(args) == 1:
+                return apply_unary(op, args[0])
+            if len(args) == 2:
+                return _binary(op, args[0], args[1])
+        # (an op with forward_parents, e.g. a two-class cross-entropy, gets both rules
+        # in one read of its parents: apply)
         return apply(op, tuple([a if isinstance(a, Value) else _constant(a, op.name) for a in args]))
 
     # --- inspection, for drawings and teaching -------------------------------------
@@ -313,40 +316,53 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
         return
     if _watchers:
         _tell_watchers(order)
+    if not (pause or create_graph or check):
+        _pass_grads(reversed(order))     # the plain rule on floats: backward()'s hot loop
+        return
     for node in reversed(order):
         if pause:
             yield node
+        if not (create_graph or check):
+            _pass_grads((node,))
+            continue
         g = node.grad
         if create_graph:
             local = node._op.derivatives(node, *node._parents)
         elif g == 0.0:
             continue                  # nothing to pass on
-        elif check:
-            local = node._partials
         else:
-            sparse = node._op.sparse
-            if sparse is not None:   # only the non-zero local derivatives, by slot
-                parents = node._parents
-                for i, d in zip(*sparse):
-                    parents[i].grad += g * d
-                continue
             local = node._partials
-            if len(local) > _MANY:
-                # A black pixel's weight has local derivative 0: on a wide node,
-                # compress/filter pick the non-zero terms in C, in the same order.
-                for parent, d in zip(compress(node._parents, local), filter(None, local)):
-                    parent.grad += g * d
-                continue
-            for parent, d in zip(node._parents, local):
-                if d:
-                    parent.grad += g * d
-            continue
         for i, (parent, d) in enumerate(zip(node._parents, local)):
             if check:
                 _check_finite(node, i, parent, g, d)
             if create_graph:
                 parent.grad = parent.grad + g * d
             elif d:
+                parent.grad += g * d
+
+
+def _pass_grads(nodes: Iterable[Value]) -> None:
+    """parent.grad += node.grad * d(node)/d(parent) for each node in turn, on floats,
+    skipping the terms that are exactly 0 (a zero grad, a zero local derivative)."""
+    for node in nodes:
+        g = node.grad
+        if g == 0.0:
+            continue                  # nothing to pass on
+        sparse = node._op.sparse
+        if sparse is not None:       # only the non-zero local derivatives, by slot
+            parents = node._parents
+            for i, d in zip(*sparse):
+                parents[i].grad += g * d
+            continue
+        local = node._partials
+        if len(local) > _MANY:
+            # A black pixel's weight has local derivative 0: on a wide node,
+            # compress/filter pick the non-zero terms in C, in the same order.
+            for parent, d in zip(compress(node._parents, local), filter(None, local)):
+                parent.grad += g * d
+            continue
+        for parent, d in zip(node._parents, local):
+            if d:
                 parent.grad += g * d
 
 
