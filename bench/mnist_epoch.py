@@ -68,16 +68,16 @@ def main() -> None:
     gc_before = [s["collections"] for s in gc.get_stats()] if cpython else None
 
     if args.report_every > 0:
-        step, steps, t_start = optimizer.step_and_zero_grad, [0], time.perf_counter()
+        step, steps, t_start = optimizer.backward_and_step, [0], time.perf_counter()
 
-        def step_and_report() -> None:   # one extra call per step: ~0.1 us against ~40 ms
-            step()
+        def step_and_report(loss, grad=1.0) -> None:   # one extra call per step: ~0.1 us against ~20 ms
+            step(loss, grad)
             steps[0] += 1
             if steps[0] % args.report_every == 0:
                 seconds = time.perf_counter() - t_start
                 print(f"  ... {steps[0]:,} samples in {seconds:.0f} s ({steps[0] / seconds:.1f}/s), "
                       f"peak RSS {training.peak_rss_mb():.0f} MB", flush=True)
-        optimizer.step_and_zero_grad = step_and_report   # what train() calls
+        optimizer.backward_and_step = step_and_report   # what train() calls
     history = training.train(model, optimizer, train_set.xy(), None, epochs=1, seed=args.seed,
                              progress=not args.no_progress)
     train_seconds = history.total_seconds

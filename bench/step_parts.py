@@ -35,16 +35,16 @@ def microgrador_sgd_steps(net, samples, lr, touched_only=False):
 
 def microgrador_train_steps(net, samples, lr):
     """As microgrador_sgd_steps, with the step that training.train (and so `microgrador
-    train`) takes: SGD(..., touched_only=True), and after each backward
-    step_and_zero_grad(), which updates and clears each parameter in one walk."""
+    train`) takes: SGD(..., touched_only=True), and after each forward pass
+    backward_and_step(loss), which steps the first layer's weights during the backward
+    sweep and then updates and clears the others in one walk."""
     opt = SGD(net.parameters(), lr=lr, touched_only=True)
     opt.zero_grad()
 
     def step():
         for x, t in samples:
             loss = cross_entropy(net(x), t)
-            loss.backward()
-            opt.step_and_zero_grad()
+            opt.backward_and_step(loss)
         return loss.data
 
     return step, lambda: [p.data for p in net.parameters()]

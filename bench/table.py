@@ -8,9 +8,9 @@
                hand-written pure-Python steps of bench/mnist_step.py (dense, and the one
                that skips zero pixels), on the training images of real MNIST with
                --data-dir, else of the bundled subset; and as training.train (so
-               `microgrador train`) steps: SGD(..., touched_only=True), which visits only
-               the parameters backward() reached, and step_and_zero_grad(), which updates
-               and clears each of them in one walk.
+               `microgrador train`) steps: SGD(..., touched_only=True) and
+               backward_and_step(loss), which steps each first-layer weight during the
+               backward sweep and then updates and clears the others in one walk.
                In each round every engine takes --images steps back to back, one on each
                of the first --images images in turn, as a training loop does; the time of
                a step is that block's over --images. (--images 1 times one step on the

@@ -159,26 +159,7 @@ class Value:
         gradient of this call only. With create_graph=True the grads are Values
         themselves, so you can call backward() on them for higher derivatives.
         """
-        grad = as_float(grad, "backward(grad)")
-        if self._index == _NO_GRAD:
-            raise RuntimeError(
-                f"backward() on {_name(self)} (data {self.data!r}): it was computed under "
-                f"no_grad(), so no graph was recorded and there are no gradients to compute; "
-                f"compute it outside no_grad() (or inside enable_grad()) to differentiate it")
-        with gc_paused():   # the walk makes no cycles: nothing for the collector to find
-            order = topological_order(self)
-            for node in order:            # interior nodes: fresh gradients for this call
-                node.grad = 0.0
-            if create_graph:
-                # the grads must be recorded as a graph, even inside no_grad()
-                with _mode(_grad_mode, True):
-                    self.grad = self.grad + Value(grad) if self.is_leaf else Value(grad)
-                    _run(chain_rule(order, True, _anomaly_mode()))
-            else:
-                self.grad = self.grad + grad if self.is_leaf else grad
-                _run(chain_rule(order, False, _anomaly_mode()))
-            if self.is_leaf and _watchers:
-                _tell_watchers((self,))   # backward() on a leaf reaches the leaf itself
+        _backward(self, grad, create_graph)
 
     def zero_grad(self) -> None:
         """Set `.grad` to 0 on this Value and everything it was computed from."""
@@ -256,6 +237,35 @@ def apply(op: Op, parents: tuple) -> Value:
     return _new(op, out, parents, op.derivatives(out, *xs))
 
 
+def _backward(root: Value, grad: float, create_graph: bool,
+              taker: Optional[Callable[[List[Value]], Optional[Callable[[Value, float], bool]]]] = None
+              ) -> None:
+    """root.backward(grad, create_graph). `taker` (SGD.backward_and_step) is shown the
+    order once it is known, and may answer with take(node, g): see chain_rule."""
+    grad = as_float(grad, "backward(grad)")
+    if root._index == _NO_GRAD:
+        raise RuntimeError(
+            f"backward() on {_name(root)} (data {root.data!r}): it was computed under "
+            f"no_grad(), so no graph was recorded and there are no gradients to compute; "
+            f"compute it outside no_grad() (or inside enable_grad()) to differentiate it")
+    with gc_paused():   # the walk makes no cycles: nothing for the collector to find
+        order = topological_order(root)
+        for node in order:            # interior nodes: fresh gradients for this call
+            node.grad = 0.0
+        if create_graph:
+            # the grads must be recorded as a graph, even inside no_grad()
+            with _mode(_grad_mode, True):
+                root.grad = root.grad + Value(grad) if root.is_leaf else Value(grad)
+                _run(chain_rule(order, True, _anomaly_mode()))
+        else:
+            check = _anomaly_mode()
+            take = None if taker is None or check else taker(order)   # (anomaly mode checks every term)
+            root.grad = root.grad + grad if root.is_leaf else grad
+            _run(chain_rule(order, False, check, take=take))
+        if root.is_leaf and _watchers:
+            _tell_watchers((root,))   # backward() on a leaf reaches the leaf itself
+
+
 def topological_order(root: Value) -> List[Value]:
     """The interior (non-leaf) nodes below `root`, each after all of its parents.
 
@@ -289,7 +299,8 @@ _MANY = 8   # above this many parents, a zero partial is filtered out in C
 def chain_rule(order: List[Value], create_graph: bool = False, check: bool = False, *,
                pause: bool = False, adjoint: Optional[Dict[Value, object]] = None,
                within: Optional[set] = None,
-               partials: Optional[Callable[[Value], Sequence]] = None) -> Iterator[Value]:
+               partials: Optional[Callable[[Value], Sequence]] = None,
+               take: Optional[Callable[[Value, float], bool]] = None) -> Iterator[Value]:
     """The backward pass, one node at a time from the output: for each node of `order`
     (reversed), pass its grad to its parents by
 
@@ -310,14 +321,21 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
     grads live in that dict instead (absent = 0, and multiplications by a constant
     0 or 1 are not built), only parents in `within` receive them, and `partials(node)`
     gives the local derivatives.
+
+    take(node, g), for the plain sweep on floats only: asked about each node whose op
+    promises leaf parents (a first-layer neuron) before it passes g on; when it answers
+    True it has used the node's gradient itself (SGD.backward_and_step updates the
+    weights with it) and the parents' .grad are left as they were.
     """
+    if take is not None and (pause or create_graph or check or adjoint is not None):
+        raise ValueError("chain_rule: take is for the plain sweep on floats only")
     if adjoint is not None:
         yield from _chain_rule_into(order, pause, adjoint, within, partials)
         return
     if _watchers:
         _tell_watchers(order)
     if not (pause or create_graph or check):
-        _pass_grads(reversed(order))     # the plain rule on floats: backward()'s hot loop
+        _pass_grads(reversed(order), take)   # the plain rule on floats: backward()'s hot loop
         return
     for node in reversed(order):
         if pause:
@@ -341,14 +359,19 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
                 parent.grad += g * d
 
 
-def _pass_grads(nodes: Iterable[Value]) -> None:
+def _pass_grads(nodes: Iterable[Value], take: Optional[Callable[[Value, float], bool]] = None
+                ) -> None:
     """parent.grad += node.grad * d(node)/d(parent) for each node in turn, on floats,
-    skipping the terms that are exactly 0 (a zero grad, a zero local derivative)."""
+    skipping the terms that are exactly 0 (a zero grad, a zero local derivative);
+    unless take(node, g) claims a node with leaf parents (see chain_rule)."""
     for node in nodes:
         g = node.grad
         if g == 0.0:
             continue                  # nothing to pass on
-        sparse = node._op.sparse
+        op = node._op
+        if take is not None and op.leaf_parents and take(node, g):
+            continue
+        sparse = op.sparse
         if sparse is not None:       # only the non-zero local derivatives, by slot
             parents = node._parents
             for i, d in zip(*sparse):

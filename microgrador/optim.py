@@ -20,15 +20,19 @@ numbers as visiting all of them as long as every .grad comes from backward():
   that is more than half (a parameter never reached has buffers 0 and does not move).
 - weight decay moves every parameter: step() walks all of them.
 - the first zero_grad() walks all of them, and so does a step() before it.
+- backward_and_step(loss) (what training.train calls) is loss.backward() then
+  step_and_zero_grad(); plain SGD steps the first layer's weights during the backward
+  sweep itself, with the same floats (SGD.backward_and_step says when).
 A .grad you set by hand on a parameter that no backward() reached is not applied, nor
-cleared: keep touched_only=False (the default) for that.
+cleared, and backward_and_step does not see one set on a first-layer weight after the
+last zero_grad(): keep touched_only=False (the default) for that.
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .engine import Value, _interior, as_float
+from .engine import Value, _backward, _interior, as_float
 from .touched import ReachedParams
 
 
@@ -113,6 +117,13 @@ class Optimizer:
         floats."""
         self.step()
         self.zero_grad()
+
+    def backward_and_step(self, loss: Value, grad: float = 1.0) -> None:
+        """loss.backward(grad), then step_and_zero_grad(): a training step after the
+        forward pass (training.train calls it for per-sample steps). Plain SGD with
+        touched_only=True does it in one sweep where it can; see SGD.backward_and_step."""
+        loss.backward(grad)
+        self.step_and_zero_grad()
 
     def _check_grads(self) -> None:
         """Refuse Value gradients (their arithmetic would quietly turn .data into Values)."""
@@ -206,9 +217,14 @@ class SGD(Optimizer):
             p.data -= lr * (g + mu * b if nesterov else b)
         self.steps += 1
 
+    def _plain(self) -> bool:
+        """Whether the update is w <- w - lr * grad and nothing else."""
+        # (a subclass may have its own rule)
+        return not (self.momentum or self.weight_decay) and type(self) is SGD
+
     def step_and_zero_grad(self) -> None:
-        if self.momentum or self.weight_decay or type(self) is not SGD:
-            return super().step_and_zero_grad()   # (a subclass may have its own rule)
+        if not self._plain():
+            return super().step_and_zero_grad()
         lr, units = self.lr, self._units()
         try:
             if units is None:
@@ -218,19 +234,65 @@ class SGD(Optimizer):
                         p.data -= lr * g
                     p.grad = 0.0   # the same Value just read: no second trip to memory
             else:
-                for view, positions, _ in units:
-                    for k in positions:
-                        p = view[k]
-                        g = p.grad
-                        if g:
-                            p.data -= lr * g
-                        p.grad = 0.0
+                _step_and_clear(units, lr)
         except TypeError:
             self._check_grads()
             raise
         self.steps += 1
         if self._reached is not None:
             self._reached.cleared()
+
+    def backward_and_step(self, loss: Value, grad: float = 1.0) -> None:
+        """loss.backward(grad), then step_and_zero_grad(), with the same floats, in one
+        sweep where it can: with touched_only=True and every .grad 0 before (just
+        cleared), a node whose parents are all parameters (a first-layer neuron) and
+        are used by no other node would leave each of them the grad c = g * d of this
+        one pass, read once by the step and cleared; here the weight takes its step
+
+            w <- w - lr * c
+
+        the moment the node passes c on, and its .grad stays 0. On MNIST that is
+        235,500 of the 238,510 weights, visited once after the forward pass instead of
+        twice (by backward(), then by the step). The other parameters get their .grad
+        from the sweep and are then stepped and cleared. Otherwise (momentum, Adam,
+        a parameter two nodes use, anomaly mode, ...) it is the two calls."""
+        reached = self._reached
+        if reached is None or not self._plain() or not isinstance(loss, Value) or loss.is_leaf:
+            return super().backward_and_step(loss, grad)
+        lr = self.lr
+        plan: list = []      # fused_plan's answer, once backward() knows the order
+        owned: Dict[int, tuple] = {}
+
+        def take(node: Value, g: float) -> bool:
+            parents = node._parents
+            if owned.get(id(parents)) is not parents:
+                return False
+            slots, partials = node._op.sparse or (range(len(parents)), node._partials)
+            for i, d in zip(slots, partials):
+                c = g * d
+                if c:                 # what step() does with a grad of 0.0 + c
+                    p = parents[i]
+                    p.data -= lr * c
+            return True
+
+        def taker(order: List[Value]):
+            plan.append(reached.fused_plan(order))
+            if plan[0] is None:
+                return None
+            owned.update(plan[0][0])
+            return take
+
+        _backward(loss, grad, False, taker)
+        if not plan or plan[0] is None:
+            self.step_and_zero_grad()   # (a parameter used twice, anomaly mode, ...)
+            return
+        try:
+            _step_and_clear(plan[0][1], lr)
+        except TypeError:
+            self._check_grads()
+            raise
+        self.steps += 1
+        reached.cleared()
 
     def _options(self):
         opts = [("lr", self.lr)]
@@ -295,6 +357,18 @@ class Adam(Optimizer):
         if self.weight_decay:
             opts += [("weight_decay", self.weight_decay)]
         return opts
+
+
+def _step_and_clear(units, lr: float) -> None:
+    """Plain SGD on the parameters of touched.py's units, each cleared once stepped
+    (the same Value just read: no second trip to memory)."""
+    for view, positions, _ in units:
+        for k in positions:
+            p = view[k]
+            g = p.grad
+            if g:
+                p.data -= lr * g
+            p.grad = 0.0
 
 
 def _non_negative(x: object, what: str) -> float:

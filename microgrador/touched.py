@@ -101,7 +101,7 @@ class ReachedParams:
         return self._units
 
     def _find_units(self) -> Optional[List[Unit]]:
-        units, params, places, tag = [], self.params, self._places, self.tag
+        units, params = [], self.params
         n = len(params)
         self._scanned = 0
         for nodes in self.passes:
@@ -114,21 +114,8 @@ class ReachedParams:
                     g = node.grad
                     if type(g) is float and g == 0.0:
                         continue                  # it passed nothing to its parents
-                    op = node._op
-                    sparse = op.sparse
-                    place = places.get(id(parents))
-                    if place is not None and place[0] is parents:
-                        blocks = place[1]         # one of our neurons, seen before
-                        if blocks:
-                            self._cursor = blocks[-1][1] + blocks[-1][2]
-                    elif op.leaf_parents:
-                        if self._foreign_tuple(parents):
-                            continue              # another model's neuron
-                        blocks = self._blocks(parents)
-                    elif _holds(parents, tag):
-                        blocks = self._blocks(parents)
-                    else:
-                        continue                  # none of ours (e.g. an activation)
+                    sparse = node._op.sparse
+                    blocks = self._blocks_of(node)
                 if blocks is None:
                     return None                   # finding the runs costs more than a full walk
                 for lo, hi, base in blocks:
@@ -149,6 +136,49 @@ class ReachedParams:
             return [(params, sorted({base + k for _, _, _, positions, base in units
                                      for k in positions}), 0)]
         return [(view, positions, base) for _, _, view, positions, base in units]
+
+    def _blocks_of(self, node: Value) -> Optional[list]:
+        """_blocks of an interior node's parents ([] when none is ours), from the cache
+        when they are one of our neurons seen before."""
+        parents = node._parents
+        place = self._places.get(id(parents))
+        if place is not None and place[0] is parents:
+            blocks = place[1]
+            if blocks:
+                self._cursor = blocks[-1][1] + blocks[-1][2]
+            return blocks
+        if node._op.leaf_parents:
+            return [] if self._foreign_tuple(parents) else self._blocks(parents)
+        return self._blocks(parents) if _holds(parents, self.tag) else []   # (e.g. an activation)
+
+    def fused_plan(self, nodes: Sequence[Value]) -> Optional[Tuple[Dict[int, tuple], List[Unit]]]:
+        """For SGD.backward_and_step, before the backward pass over `nodes`, when every
+        grad is 0 (just cleared): ({id: parents} of the nodes with leaf parents, all
+        of them ours, whose parameters no other node uses; the units of our parameters
+        that the other nodes use). None when a parameter is used twice (minibatches,
+        shared weights: its update must wait for the sum) or nothing is known."""
+        if self.passes != []:
+            return None                       # grads may be non-zero: no shortcut
+        self._scanned = 0
+        owned: Dict[int, tuple] = {}
+        rest: List[Unit] = []
+        spans = []
+        for node in nodes:
+            blocks = self._blocks_of(node)
+            if blocks is None:
+                return None
+            parents = node._parents
+            whole = node._op.leaf_parents and sum(hi - lo for lo, hi, _ in blocks) == len(parents)
+            if whole:
+                owned[id(parents)] = parents   # (twice in one graph: its spans overlap, below)
+            for lo, hi, base in blocks:
+                spans.append((base + lo, base + hi - 1))
+                if not whole:
+                    rest.append((parents, range(lo, hi), base))
+        spans.sort()
+        if any(b[0] <= a[1] for a, b in zip(spans, spans[1:])):
+            return None
+        return owned, rest
 
     def _foreign_tuple(self, parents: Tuple[Value, ...]) -> bool:
         """Whether none of `parents` is ours, remembered for tuples seen since the last

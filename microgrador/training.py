@@ -141,8 +141,9 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
           on_epoch: Optional[Callable[[Dict[str, float]], None]] = None,
           curve_points: int = 50, batch_size: int = 1) -> History:
     """Per-sample SGD: for each sample, forward, loss, backward, then step and zero_grad
-    (one walk over the parameters: Optimizer.step_and_zero_grad); the gradients are
-    also zeroed once before the first step, and are zero when it returns.
+    (Optimizer.backward_and_step: plain SGD with touched_only=True steps a first-layer
+    weight during the backward sweep, with the same floats); the gradients are also
+    zeroed once before the first step, and are zero when it returns.
 
     With batch_size B > 1, minibatch SGD: the gradients of B samples are summed, each
     scaled by 1/B (backward(1/B)), so the step uses their mean, as PyTorch's mean loss
@@ -173,6 +174,11 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
         def step() -> None:
             optimizer.step()
             optimizer.zero_grad()
+    backward_and_step = getattr(optimizer, "backward_and_step", None)
+    if backward_and_step is None:
+        def backward_and_step(loss: Value, scale: float) -> None:
+            loss.backward(scale)
+            step()
     batchwise = getattr(model, "batchwise", False) and batch_size > 1
     if getattr(model, "training", None) is False:
         model.train()
@@ -199,7 +205,8 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
                 batch = order[first:first + batch_size]
                 scale = 1.0 / len(batch)          # 1.0 for per-sample SGD; the last batch may be smaller
                 with gc_paused():
-                    batch_total = _train_step(model, loss_fn, xs, ys, batch, scale, batchwise, step)
+                    batch_total = _train_step(model, loss_fn, xs, ys, batch, scale, batchwise, step,
+                                              backward_and_step)
                 total += batch_total             # counted once the step is taken (Ctrl-C)
                 done += len(batch)
                 if done - shown >= tick:
@@ -240,10 +247,14 @@ def train(model: Callable, optimizer: Optimizer, train_data: Data, val_data: Opt
     return history
 
 
-def _train_step(model, loss_fn, xs, ys, batch, scale, batchwise, step) -> float:
+def _train_step(model, loss_fn, xs, ys, batch, scale, batchwise, step, backward_and_step) -> float:
     """One step on the samples `batch` (the gradients are zero): forward, loss, backward
     (each loss scaled by `scale`), step and zero_grad; the sum of the losses. The graph
     is gone when it returns."""
+    if len(batch) == 1 and not batchwise:     # per-sample SGD: Optimizer.backward_and_step
+        loss = loss_fn(model(xs[batch[0]]), ys[batch[0]])
+        backward_and_step(loss, scale)
+        return loss.data
     if batchwise:      # BatchNorm1d: the samples' graphs meet, one backward
         losses = [loss_fn(out, ys[i])
                   for out, i in zip(model.forward_batch([xs[i] for i in batch]), batch)]

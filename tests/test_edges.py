@@ -114,14 +114,14 @@ def test_sigterm_or_sighup_while_training_stops_it_as_ctrl_c_and_saves(tmp_path,
                                                                         signum, exit_code):
     from microgrador.optim import SGD
     steps = []
-    real_step = SGD.step_and_zero_grad   # what training calls after each backward
+    real_step = SGD.backward_and_step   # what training calls after each forward pass
 
-    def step_then_signal(self):
+    def step_then_signal(self, loss, grad=1.0):
         steps.append(1)
         if len(steps) == 50:
             os.kill(os.getpid(), signum)       # delivered here, in the 50th step
-        real_step(self)
-    monkeypatch.setattr(SGD, "step_and_zero_grad", step_then_signal)
+        real_step(self, loss, grad)
+    monkeypatch.setattr(SGD, "backward_and_step", step_then_signal)
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     model = tmp_path / "m.json"
     code, out, err = run(SYNTH + ["--save", str(model), "--json"])

@@ -140,15 +140,15 @@ def test_evaluate_the_checkpoint_gives_the_same_accuracy_and_a_consistent_matrix
 
 def test_ctrl_c_stops_cleanly_and_still_saves(tmp_path, monkeypatch):
     calls = []
-    real_step = SGD.step_and_zero_grad   # what train() calls after each backward
+    real_step = SGD.backward_and_step   # what train() calls after each forward pass
 
-    def step_then_interrupt(self):
+    def step_then_interrupt(self, loss, grad=1.0):
         if len(calls) == 120:                        # Ctrl-C during the 121st step
             raise KeyboardInterrupt
         calls.append(1)
-        real_step(self)
+        real_step(self, loss, grad)
 
-    monkeypatch.setattr(SGD, "step_and_zero_grad", step_then_interrupt)
+    monkeypatch.setattr(SGD, "backward_and_step", step_then_interrupt)
     path = tmp_path / "stopped.json"
     code, out, err = run(["train", "mnist", "--subset", "--limit", "400", "--hidden", "4",
                           "--no-progress", "--json", "--save", str(path)])
@@ -366,15 +366,15 @@ def test_the_default_learning_rate_follows_the_model(argv, lr):
 def test_training_steps_run_with_the_collector_paused_and_it_is_back_after_ctrl_c(monkeypatch):
     import gc
     seen = []
-    real_step = SGD.step_and_zero_grad   # what train() calls after each backward
+    real_step = SGD.backward_and_step   # what train() calls after each forward pass
 
-    def watched_step(self):
+    def watched_step(self, loss, grad=1.0):
         seen.append(gc.isenabled())
         if len(seen) == 5:
             raise KeyboardInterrupt
-        real_step(self)
+        real_step(self, loss, grad)
 
-    monkeypatch.setattr(SGD, "step_and_zero_grad", watched_step)
+    monkeypatch.setattr(SGD, "backward_and_step", watched_step)
     xs, ys = [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] * 3, [0, 1, 1] * 3
     model = MLP(2, [2], seed=0)
     assert gc.isenabled()
