@@ -237,9 +237,12 @@ def apply(op: Op, parents: tuple) -> Value:
     return _new(op, out, parents, op.derivatives(out, *xs))
 
 
+# take(node, g) -> True when it has used node's gradient itself (see chain_rule)
+Take = Callable[[Value, float], bool]
+
+
 def _backward(root: Value, grad: float, create_graph: bool,
-              taker: Optional[Callable[[List[Value]], Optional[Callable[[Value, float], bool]]]] = None
-              ) -> None:
+              taker: Optional[Callable[[List[Value]], Optional[Take]]] = None) -> None:
     """root.backward(grad, create_graph). `taker` (SGD.backward_and_step) is shown the
     order once it is known, and may answer with take(node, g): see chain_rule."""
     grad = as_float(grad, "backward(grad)")
@@ -300,7 +303,7 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
                pause: bool = False, adjoint: Optional[Dict[Value, object]] = None,
                within: Optional[set] = None,
                partials: Optional[Callable[[Value], Sequence]] = None,
-               take: Optional[Callable[[Value, float], bool]] = None) -> Iterator[Value]:
+               take: Optional[Take] = None) -> Iterator[Value]:
     """The backward pass, one node at a time from the output: for each node of `order`
     (reversed), pass its grad to its parents by
 
@@ -359,8 +362,7 @@ def chain_rule(order: List[Value], create_graph: bool = False, check: bool = Fal
                 parent.grad += g * d
 
 
-def _pass_grads(nodes: Iterable[Value], take: Optional[Callable[[Value, float], bool]] = None
-                ) -> None:
+def _pass_grads(nodes: Iterable[Value], take: Optional[Take] = None) -> None:
     """parent.grad += node.grad * d(node)/d(parent) for each node in turn, on floats,
     skipping the terms that are exactly 0 (a zero grad, a zero local derivative);
     unless take(node, g) claims a node with leaf parents (see chain_rule)."""
