@@ -184,12 +184,7 @@ class SGD(Optimizer):
                     if g:             # most MNIST pixels are 0, and so are their weights' grads
                         p.data -= lr * g
             else:
-                for view, positions, _ in units:
-                    for k in positions:
-                        p = view[k]
-                        g = p.grad
-                        if g:
-                            p.data -= lr * g
+                _step_units(units, lr, clear=False)
             self.steps += 1
             return
         self._check_grads()
@@ -234,7 +229,7 @@ class SGD(Optimizer):
                         p.data -= lr * g
                     p.grad = 0.0   # the same Value just read: no second trip to memory
             else:
-                _step_and_clear(units, lr)
+                _step_units(units, lr)
         except TypeError:
             self._check_grads()
             raise
@@ -287,7 +282,7 @@ class SGD(Optimizer):
             self.step_and_zero_grad()   # (a parameter used twice, anomaly mode, ...)
             return
         try:
-            _step_and_clear(plan[0][1], lr)
+            _step_units(plan[0][1], lr)
         except TypeError:
             self._check_grads()
             raise
@@ -359,16 +354,17 @@ class Adam(Optimizer):
         return opts
 
 
-def _step_and_clear(units, lr: float) -> None:
-    """Plain SGD on the parameters of touched.py's units, each cleared once stepped
-    (the same Value just read: no second trip to memory)."""
+def _step_units(units, lr: float, clear: bool = True) -> None:
+    """Plain SGD on the parameters of touched.py's units; with `clear`, each grad is
+    cleared once stepped (the same Value just read: no second trip to memory)."""
     for view, positions, _ in units:
         for k in positions:
             p = view[k]
             g = p.grad
             if g:
                 p.data -= lr * g
-            p.grad = 0.0
+            if clear:
+                p.grad = 0.0
 
 
 def _non_negative(x: object, what: str) -> float:
