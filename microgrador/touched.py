@@ -141,15 +141,18 @@ class ReachedParams:
         """_blocks of an interior node's parents ([] when none is ours), from the cache
         when they are one of our neurons seen before."""
         parents = node._parents
+        leaf_parents = node._op.leaf_parents
+        if not leaf_parents and not _holds(parents, self.tag):
+            return []        # none of ours (e.g. an activation): no id() of a new tuple
         place = self._places.get(id(parents))
         if place is not None and place[0] is parents:
             blocks = place[1]
             if blocks:
                 self._cursor = blocks[-1][1] + blocks[-1][2]
             return blocks
-        if node._op.leaf_parents:
-            return [] if self._foreign_tuple(parents) else self._blocks(parents)
-        return self._blocks(parents) if _holds(parents, self.tag) else []   # (e.g. an activation)
+        if leaf_parents and self._foreign_tuple(parents):
+            return []
+        return self._blocks(parents)
 
     def fused_plan(self, nodes: Sequence[Value]) -> Optional[Tuple[Dict[int, tuple], List[Unit]]]:
         """For SGD.backward_and_step, before the backward pass over `nodes`, when every
