@@ -197,3 +197,27 @@ def test_train_steps_with_it_and_gives_the_long_way_s_floats(plans):
     twice = long_way(data + data)
     same_floats(model, twice)
     assert len(plans) == 40 and all(p is not None for p in plans)
+
+
+def test_another_model_in_the_same_graph_gets_its_grads_for_its_own_optimizer(plans):
+    # model a's optimizer takes a's first layer in the sweep; b's neurons are left to
+    # the sweep, and b's own (touched-only) optimizer steps them from their .grad
+    data = samples(6)
+    results = []
+    for fused in (True, False):
+        a, b = net(), MLP(60, [4, 3], activation="tanh", seed=9)
+        opt_a = SGD(a.parameters(), lr=0.4, touched_only=True)
+        opt_b = SGD(b.parameters(), lr=0.2, touched_only=True)
+        opt_a.zero_grad()
+        opt_b.zero_grad()
+        for x, t in data:
+            loss = cross_entropy([u + v for u, v in zip(a(x), b(x))], t)
+            if fused:
+                opt_a.backward_and_step(loss)
+            else:
+                loss.backward()
+                opt_a.step_and_zero_grad()
+            opt_b.step_and_zero_grad()
+        results.append([p.data for p in a.parameters() + b.parameters()])
+    assert results[0] == results[1]
+    assert len(plans) == 6 and all(p is not None and len(p[0]) == 5 for p in plans)
