@@ -30,7 +30,7 @@ last zero_grad(): keep touched_only=False (the default) for that.
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .engine import Value, _backward, _interior, as_float
 from .touched import ReachedParams
@@ -220,7 +220,12 @@ class SGD(Optimizer):
     def step_and_zero_grad(self) -> None:
         if not self._plain():
             return super().step_and_zero_grad()
-        lr, units = self.lr, self._units()
+        self._step_and_clear(self._units())
+
+    def _step_and_clear(self, units) -> None:
+        """Plain SGD with each grad cleared once stepped: the parameters of `units`,
+        or all of them for None."""
+        lr = self.lr
         try:
             if units is None:
                 for p in self.params:
@@ -255,12 +260,11 @@ class SGD(Optimizer):
         if reached is None or not self._plain() or not isinstance(loss, Value) or loss.is_leaf:
             return super().backward_and_step(loss, grad)
         lr = self.lr
-        plan: list = []      # fused_plan's answer, once backward() knows the order
-        owned: Dict[int, tuple] = {}
+        plan: list = []      # fused_plan's (owned, rest), once backward() knows the order
 
         def take(node: Value, g: float) -> bool:
             parents = node._parents
-            if owned.get(id(parents)) is not parents:
+            if plan[0][0].get(id(parents)) is not parents:
                 return False
             slots, partials = node._op.sparse or (range(len(parents)), node._partials)
             for i, d in zip(slots, partials):
@@ -272,22 +276,13 @@ class SGD(Optimizer):
 
         def taker(order: List[Value]):
             plan.append(reached.fused_plan(order))
-            if plan[0] is None:
-                return None
-            owned.update(plan[0][0])
-            return take
+            return None if plan[0] is None else take
 
         _backward(loss, grad, False, taker)
         if not plan or plan[0] is None:
             self.step_and_zero_grad()   # (a parameter used twice, anomaly mode, ...)
-            return
-        try:
-            _step_units(plan[0][1], lr)
-        except TypeError:
-            self._check_grads()
-            raise
-        self.steps += 1
-        reached.cleared()
+        else:
+            self._step_and_clear(plan[0][1])
 
     def _options(self):
         opts = [("lr", self.lr)]
