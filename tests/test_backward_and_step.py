@@ -51,6 +51,16 @@ def fused_way(data, make_loss=None, momentum=0.0, touched=True):
     return model
 
 
+def one_step(opt, loss, fused):
+    """backward_and_step(loss), or the long way: backward(), step(), zero_grad()."""
+    if fused:
+        opt.backward_and_step(loss)
+    else:
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+
 @pytest.fixture
 def plans(monkeypatch):
     """What fused_plan answered at each backward_and_step: None means the long way."""
@@ -132,12 +142,7 @@ def test_adam_takes_the_two_calls():
         opt.zero_grad()
         for x, t in data:
             loss = cross_entropy(model(x), t)
-            if fused:
-                opt.backward_and_step(loss)
-            else:
-                loss.backward()
-                opt.step()
-                opt.zero_grad()
+            one_step(opt, loss, fused)
         models.append(model)
     same_floats(*models)
 
@@ -169,11 +174,7 @@ def test_the_interior_grads_are_those_of_backward():
         opt.zero_grad()
         logits = model(x)
         loss = cross_entropy(logits, t)
-        if fused:
-            opt.backward_and_step(loss)
-        else:
-            loss.backward()
-            opt.step_and_zero_grad()
+        one_step(opt, loss, fused)
         grads.append([v.grad for v in logits] + [h.grad for h in logits[0].parents[:5]])
     assert grads[0] == grads[1] and all(g != 0.0 for g in grads[0])
 
@@ -212,11 +213,7 @@ def test_another_model_in_the_same_graph_gets_its_grads_for_its_own_optimizer(pl
         opt_b.zero_grad()
         for x, t in data:
             loss = cross_entropy([u + v for u, v in zip(a(x), b(x))], t)
-            if fused:
-                opt_a.backward_and_step(loss)
-            else:
-                loss.backward()
-                opt_a.step_and_zero_grad()
+            one_step(opt_a, loss, fused)
             opt_b.step_and_zero_grad()
         results.append([p.data for p in a.parameters() + b.parameters()])
     assert results[0] == results[1]
