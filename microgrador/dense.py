@@ -272,7 +272,7 @@ def _as_constants(x: Any, nin: int, where: str) -> Optional[tuple]:
 
 def _as_values(x: Sequence) -> Tuple[Value, ...]:
     """Inputs with at least one Value: plain numbers among them become constant leaves."""
-    if type(x) is tuple and all(type(v) is Value for v in x):
+    if type(x) is tuple and all([isinstance(v, Value) for v in x]):
         return x
     return tuple(v if isinstance(v, Value) else Value(as_float(v, f"input {i}"))
                  for i, v in enumerate(x))

@@ -85,7 +85,7 @@ def _check_pixels(row: Sequence, where: str, c: int, r: int) -> None:
             except OverflowError:      # an int too large for a float: named below
                 pass
     for k, v in enumerate(row):
-        if type(v) is not Value:
+        if not isinstance(v, Value):
             as_float(v, f"{where}: the input x[{c}][{r}][{k}]")
 
 
@@ -115,7 +115,7 @@ def _activate(op, x: Any) -> Any:
     if isinstance(x, (Value, int, float)):
         return op(x)
     if x and isinstance(x[0], (Value, int, float)):
-        return [apply_unary(op, v) if type(v) is Value else op(v) for v in x]
+        return [apply_unary(op, v) if isinstance(v, Value) else op(v) for v in x]
     return [_activate(op, v) for v in x]
 
 
