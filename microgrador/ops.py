@@ -376,15 +376,18 @@ class Dot(Op):
     def _forward_values(self, parents: tuple) -> Tuple[float, list]:
         """Both rules at once on (a_1..a_n, b_1..b_n[, bias]) Values: the data is read
         once, with no *args copies."""
-        xs = [p.data for p in parents]
         n = self.n
-        a, b = xs[:n], xs[n:2 * n]
-        return self._sum_of_products(a, b, xs), self._value_partials(a, b)
+        # The a_i (a layer's inputs: results of ops) and the b_i (its weights: leaves)
+        # are read in two loops, so that each loop reads one kind of Value: CPython's
+        # attribute cache is made for one type per place in the code.
+        a = [p.data for p in parents[:n]]
+        b = [p.data for p in parents[n:2 * n]]
+        return self._sum_of_products(a, b, parents[-1].data), self._value_partials(a, b)
 
-    def _sum_of_products(self, a: list, b: list, xs: list) -> float:
-        """sum_i a_i b_i (+ bias, the last of xs): the rule without constants."""
+    def _sum_of_products(self, a: list, b: list, bias: float) -> float:
+        """sum_i a_i b_i (+ bias): the rule without constants."""
         s = sum(map(_mul, a, b))
-        return s + xs[-1] if self.bias else s
+        return s + bias if self.bias else s
 
     def _value_partials(self, a: list, b: list) -> list:
         """d/da_i = b_i, d/db_i = a_i (, d/dbias = 1): the derivative rule without
@@ -403,7 +406,7 @@ class Dot(Op):
         if self.consts is not None:
             return self._weighted([xs[i] for i in self._nonzero], xs[-1] if self.bias else 0.0)
         n = self.n
-        return self._sum_of_products(xs[:n], xs[n:2 * n], xs)
+        return self._sum_of_products(xs[:n], xs[n:2 * n], xs[-1])
 
     def derivatives(self, out, *xs):
         if self.consts is not None:
