@@ -1,4 +1,4 @@
-"""`microgrador demo`: the engine at work in about 25 seconds, offline.
+"""`microgrador demo`: the engine at work in under half a minute, offline.
 
 1. the chain rule on y = tanh(x*w + b), checked by hand and by finite differences;
 2. the course's 2-3-2 scalar network: loss ln 2, dV, dc, and dW = db = 0;
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="a 25-second tour: chain rule, scalar net, training (offline)",
+    p = subparsers.add_parser("demo", help="a half-minute tour: chain rule, scalar net, training (offline)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny training runs (a few seconds)")
     p.set_defaults(func=run)
