@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import mistakes, ops
 from .engine import Value
+from .floats import type_name
 from .mistakes import Net
 from .scalar_net import B as COURSE_B, C as COURSE_C, TARGET as COURSE_TARGET
 from .scalar_net import V as COURSE_V, W as COURSE_W, X as COURSE_X
@@ -324,7 +325,7 @@ def _call(fn: Callable, case: Dict[str, Any]) -> Tuple[Optional[Mapping], str]:
     except (Exception, SystemExit) as e:
         return None, f"fn raised {type(e).__name__}: {e}{_student_frame(e)}"
     if not isinstance(result, Mapping):
-        return None, (f"fn returned a {type(result).__name__}, expected a dict of quantities "
+        return None, (f"fn returned a {type_name(result)}, expected a dict of quantities "
                       f"such as {{'dz1': ..., 'dW1': ...}}")
     try:
         return dict(result), ""          # a mapping of the student's own may misbehave

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from . import ops
 from .checkpoint import describe_config
 from .engine import Value, apply, apply_unary, as_float
+from .floats import type_name
 from .init import Init, Seed, as_rng
 from .module import Module
 from .ops import Dot
@@ -258,7 +259,7 @@ def _as_constants(x: Any, nin: int, where: str) -> Optional[tuple]:
     if type(x) is not tuple:
         if isinstance(x, (Value, str, bytes)) or not hasattr(x, "__len__"):
             raise TypeError(f"{where} takes a list of {nin} numbers or Values, got "
-                            f"{type(x).__name__}")
+                            f"{type_name(x)}")
         x = tuple(x)
     if len(x) != nin:
         raise ValueError(f"{where} expects {nin} inputs, got {len(x)}")

@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import ops
 from .engine import Value
+from .floats import type_name
 from .testing import _analytic_hessian, analytic_grad, floats_in, numerical_grad
 
 FILENAME = "derivatives.py"
@@ -398,10 +399,10 @@ def _where_in(e: BaseException, path: str) -> str:
 def _checked(result: Any, n: int, on_values: bool, function: str) -> tuple:
     if isinstance(result, Value) or not isinstance(result, (tuple, list)):
         raise _RuleError(f"{function} must return a tuple of {n} derivative{'s' * (n != 1)} "
-                         f"(one per input), got {type(result).__name__} {result!r:.60}")
+                         f"(one per input), got {type_name(result)} {result!r:.60}")
     if len(result) != n:
         raise _RuleError(f"{function} must return {n} derivative{'s' * (n != 1)} (one per input), "
-                         f"got a {type(result).__name__} of {len(result)}")
+                         f"got a {type_name(result)} of {len(result)}")
     for k, d in enumerate(result):
         if isinstance(d, Value):
             if not on_values:
@@ -411,7 +412,7 @@ def _checked(result: Any, n: int, on_values: bool, function: str) -> tuple:
             raise _RuleError(f"{function} returned bool {d!r} in position {k}: write "
                              f"{float(d)!r} (microgrador does not treat True/False as numbers)")
         elif not isinstance(d, numbers.Real):
-            raise _RuleError(f"{function} returned {type(d).__name__} {d!r:.40} in position {k}, "
+            raise _RuleError(f"{function} returned {type_name(d)} {d!r:.40} in position {k}, "
                              f"not a number")
         elif not math.isfinite(d):
             raise _RuleError(f"{function} returned {float(d)} in position {k}, not a finite number")

@@ -32,10 +32,16 @@ def as_float(x: object, where: str) -> float:
         value = float(x)
     else:
         raise TypeError(f"{where}: expected a real number or a Value, got "
-                        f"{t.__name__} {x!r:.60}")
+                        f"{type_name(x)} {x!r:.60}")
     if not math.isfinite(value):
         raise ValueError(f"{where}: expected a finite number, got {value}")
     return value
+
+
+def type_name(x: object) -> str:
+    """The name of x's type, for an error message: "Value" for every Value, a leaf or
+    an op's result (a `Computed`), since that is the name users know them by."""
+    return "Value" if hasattr(type(x), "_record") else type(x).__name__
 
 
 def is_number(x: object) -> bool:

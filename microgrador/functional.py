@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
 from .engine import Value, _run, _times, as_float, chain_rule, enable_grad, topological_order
+from .floats import type_name
 from .ops import Op
 
 ArgNums = Union[int, Sequence[int]]
@@ -220,7 +221,7 @@ class _Call:
     def __init__(self, f: Callable, args: Sequence, nums: Sequence[int], who: str,
                  extra: Sequence = ()) -> None:
         if not callable(f):
-            raise TypeError(f"{who}: f must be a function, got {type(f).__name__}")
+            raise TypeError(f"{who}: f must be a function, got {type_name(f)}")
         # Values out if nested, or if the caller passed Values in (they want a graph)
         self.as_values = _depth > 0 or _has_value(args) or _has_value(extra)
         args = list(args)
@@ -268,7 +269,7 @@ def value_and_grad(f: Callable, argnums: ArgNums = 0) -> Callable:
         call = _Call(f, args, nums, "grad")
         if call.out_shape is not None:
             raise TypeError(f"grad: f must return a scalar (a Value or a number), got a "
-                            f"{type(call.out).__name__} of {len(call.outs)}; use jacobian "
+                            f"{type_name(call.out)} of {len(call.outs)}; use jacobian "
                             f"for functions with several outputs")
         grads = call.sweeps.backward([1.0])
         return call.value(), _pick(call.split(grads, call.as_values), single)
@@ -391,7 +392,7 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> Tree:
 def _tuple(xs: Sequence, where: str) -> tuple:
     if not isinstance(xs, (list, tuple)):
         raise TypeError(f"{where}: expected a tuple of arguments, e.g. (x,), got "
-                        f"{type(xs).__name__}")
+                        f"{type_name(xs)}")
     return tuple(xs)
 
 

@@ -13,6 +13,7 @@ import re
 from typing import List, Optional, Union
 
 from .engine import as_float
+from .floats import type_name
 
 Seed = Union[int, random.Random]
 
@@ -65,7 +66,7 @@ class Init:
             return spec
         if not isinstance(spec, str):
             raise TypeError(f"an initialisation is a name such as 'lecun' or an Init, "
-                            f"got {type(spec).__name__} {spec!r}")
+                            f"got {type_name(spec)} {spec!r}")
         m = re.fullmatch(r"\s*(\w+)\s*(?:\((.*)\))?\s*", spec)
         if m is None:
             raise ValueError(f"cannot read initialisation {spec!r}: write a name such as "
@@ -127,6 +128,6 @@ def as_rng(seed: Seed) -> random.Random:
     if isinstance(seed, random.Random):
         return seed
     if type(seed) is not int:
-        raise TypeError(f"seed must be an int or a random.Random, got {type(seed).__name__} {seed!r}")
+        raise TypeError(f"seed must be an int or a random.Random, got {type_name(seed)} {seed!r}")
     return random.Random(seed)
 

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from . import ops
 from .engine import Value, apply, apply_unary, as_float
 from .dense import ACTIVATIONS, Layer
+from .floats import type_name
 from .init import Init, Seed, as_rng
 from .module import Module
 from .ops import Dot
@@ -41,11 +42,11 @@ def _image_shape(x: Any, where: str) -> Tuple[int, int, int]:
     """(channels, rows, columns) of a nested-list image, checked to be rectangular."""
     if isinstance(x, (Value, str, bytes, int, float)) or not hasattr(x, "__len__") or not len(x):
         raise TypeError(f"{where} takes an image x[channel][row][column] (nested lists), "
-                        f"got {type(x).__name__}")
+                        f"got {type_name(x)}")
     rows = cols = None
     for c, channel in enumerate(x):
         if isinstance(channel, (Value, str, bytes, int, float)) or not hasattr(channel, "__len__"):
-            raise TypeError(f"{where}: channel {c} is {type(channel).__name__}, not a list of rows "
+            raise TypeError(f"{where}: channel {c} is {type_name(channel)}, not a list of rows "
                             f"(an image is x[channel][row][column])")
         if rows is None:
             rows = len(channel)
@@ -53,7 +54,7 @@ def _image_shape(x: Any, where: str) -> Tuple[int, int, int]:
             raise ValueError(f"{where}: channel {c} has {len(channel)} rows, channel 0 has {rows}")
         for r, row in enumerate(channel):
             if isinstance(row, (Value, str, bytes, int, float)) or not hasattr(row, "__len__"):
-                raise TypeError(f"{where}: channel {c} row {r} is {type(row).__name__}, not a list")
+                raise TypeError(f"{where}: channel {c} row {r} is {type_name(row)}, not a list")
             if cols is None:
                 cols = len(row)
             if len(row) != cols:
@@ -128,7 +129,7 @@ def _flat(x: Any, where: str = "Flatten", at: str = "x") -> List[Any]:
         as_float(x, f"{where}: the input {at}")
         return [x]
     if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-        raise TypeError(f"{where}: the input {at} is {type(x).__name__} {x!r:.40}, not a "
+        raise TypeError(f"{where}: the input {at} is {type_name(x)} {x!r:.40}, not a "
                         f"number, a Value or a list of them")
     out: List[Any] = []
     for i, v in enumerate(x):
@@ -404,7 +405,7 @@ class BatchNorm1d(Module):
     def _check(self, x: Any, where: str) -> None:
         if isinstance(x, (Value, str, bytes)) or not hasattr(x, "__len__") or len(x) != self.num_features:
             raise ValueError(f"{where}: expected {self.num_features} features, got "
-                             f"{len(x) if hasattr(x, '__len__') else type(x).__name__}")
+                             f"{len(x) if hasattr(x, '__len__') else type_name(x)}")
 
     def __call__(self, x: Sequence[Union[float, Value]]) -> List[Union[float, Value]]:
         """One sample, in evaluation mode: gamma (x - running_mean) / sqrt(running_var + eps) + beta."""

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .checkpoint import CheckpointError, describe_config, load_into, save_module
 from .engine import Value
+from .floats import type_name
 
 StateDict = Dict[str, Union[float, List[float]]]
 
@@ -91,7 +92,7 @@ class Module:
         module as it was. `source` names the origin in error messages."""
         if not isinstance(state, dict):
             raise CheckpointError(f"{source}: expected a mapping of parameter names to "
-                                  f"numbers, got {type(state).__name__}")
+                                  f"numbers, got {type_name(state)}")
         groups = self._state_groups()
         names = [name for name, _ in groups]
         known = set(names)
@@ -113,7 +114,7 @@ class Module:
                 continue
             if not isinstance(entry, list):
                 raise CheckpointError(f"{source}: {name} should be a list of {len(group)} "
-                                      f"numbers, got {type(entry).__name__}")
+                                      f"numbers, got {type_name(entry)}")
             if len(entry) != len(group):
                 raise CheckpointError(f"{source}: {name} has {len(entry)} numbers, this "
                                       f"{self._short()} needs {len(group)}")
@@ -141,7 +142,7 @@ class Module:
 def _number(x: Any, name: str, source: str) -> float:
     if type(x) not in (float, int):   # bool, None, str, list are all wrong here
         raise CheckpointError(f"{source}: parameter {name} should be a number, got "
-                              f"{type(x).__name__} {x!r:.40}")
+                              f"{type_name(x)} {x!r:.40}")
     try:
         value = float(x)
     except OverflowError:             # an int beyond the float range, e.g. 10**400

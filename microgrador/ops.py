@@ -24,7 +24,7 @@ from itertools import compress
 from operator import mul as _mul
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .floats import as_float, describe, is_number
+from .floats import as_float, describe, is_number, type_name
 
 # A Scalar is a float or a Value (engine.py's): the rules never need to know which,
 # and this module does not import the engine, which imports it.
@@ -438,7 +438,7 @@ def power(x: Scalar, n: Scalar) -> Scalar:
 def check_list(xs: Sequence, what: str, items: str = "numbers or Values") -> None:
     """A TypeError unless `xs` is a non-empty list (or tuple, ...) of `items`."""
     if isinstance(xs, (str, bytes)) or not hasattr(xs, "__len__") or hasattr(xs, "_record"):
-        raise TypeError(f"{what} takes a list of {items}, got {type(xs).__name__}")
+        raise TypeError(f"{what} takes a list of {items}, got {type_name(xs)}")
     if len(xs) == 0:
         raise ValueError(f"{what} of an empty list is undefined")
 
@@ -516,7 +516,7 @@ def class_index(target: object, n: int, what: str) -> int:
     if type(target) is not int:
         # 1.0 or a NumPy integer: a class is counted, not measured (as torch wants a long)
         raise ValueError(f"{what}: target must be an int, a class index in 0..{n - 1}, got "
-                         f"{type(target).__name__} {target!r}; write int(target)")
+                         f"{type_name(target)} {target!r}; write int(target)")
     if not 0 <= target < n:
         raise ValueError(f"{what}: target must be a class index in 0..{n - 1}, got {target!r}")
     return target
@@ -528,7 +528,7 @@ def dot(a: Sequence[Scalar], b: Sequence[Scalar], bias: Optional[Scalar] = None)
     check_list(a, "dot")
     if not hasattr(b, "__len__") or len(a) != len(b):
         raise ValueError(f"dot: the two lists must have the same length, got {len(a)} "
-                         f"and {len(b) if hasattr(b, '__len__') else type(b).__name__}")
+                         f"and {len(b) if hasattr(b, '__len__') else type_name(b)}")
     extra = () if bias is None else (bias,)
     if _all_numbers(b) and not any(map(is_number, a)):     # Values . constants
         return Dot(len(a), tuple([as_float(x, "dot") for x in b]), bias is not None)(*a, *extra)

@@ -367,6 +367,16 @@ def test_non_numbers_raise_type_error_naming_the_type(bad, type_name):
         assert type_name in str(info.value)
 
 
+def test_a_result_of_an_op_in_the_wrong_place_is_called_a_value_in_the_error():
+    from microgrador.nn import Layer
+    y = Value(1.0) * 2.0              # a Computed: users know it as a Value
+    for wrong in (lambda: mg.softmax(y), lambda: mg.cross_entropy(y, 0), lambda: Layer(2, 2)(y),
+                  lambda: y.backward(grad=y)):
+        with pytest.raises(TypeError) as info:
+            wrong()
+        assert "got Value" in str(info.value) and "Computed" not in str(info.value)
+
+
 def test_bool_is_refused_with_advice():
     with pytest.raises(TypeError, match=r"float\(True\)"):
         Value(2.0) * True
