@@ -25,7 +25,8 @@ from .losses import cross_entropy
 from .nn import (ACTIVATIONS, MLP, CheckpointError, Init, Module, describe_config, model_from_checkpoint,
                  read_checkpoint, small_lenet)
 from .optim import SGD
-from .training import (Data, LossFn, confusion_matrix, format_confusion, is_count, peak_rss_mb, plot_history, require_matplotlib, train)
+from .training import (Data, LossFn, confusion_matrix, format_confusion, is_count, peak_rss_mb, plot_history,
+                       pypy_nursery_note, require_matplotlib, train)
 
 
 # --- options -----------------------------------------------------------------------------------
@@ -139,6 +140,9 @@ def run_training(args: argparse.Namespace, model: Module, train_data: Data, val_
     except ValueError as e:
         print(f"train {dataset}: {e}", file=sys.stderr)
         return 2
+    note = pypy_nursery_note()
+    if note:
+        print(f"train {dataset}: {note}", file=sys.stderr, flush=True)   # (stderr: --json stays one object)
     report: Dict[str, Any] = {
         "dataset": dataset, "model": model.config(), "num_parameters": model.num_parameters(),
         "optimizer": repr(optimizer), "lr": args.lr, "momentum": args.momentum,

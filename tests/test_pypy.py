@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from microgrador.training import pypy_nursery_note
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PYPY = shutil.which("pypy3")
 
@@ -58,7 +60,35 @@ def test_command_line_runs_under_pypy_without_the_graphviz_package(tmp_path):
                           capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600)
     assert done.returncode == 0, done.stderr
     assert '"val_accuracy"' in done.stdout and out.exists()
+    # PyPy sizes its nursery from the cache the CPU reports (240 MB on a machine that
+    # reports 480 MB): past 64 MB the command says how to keep memory down, on stderr
+    nursery = subprocess.run([PYPY, "-c", "import gc; print(gc.get_stats().nursery_size)"],
+                             capture_output=True, text=True, env=env).stdout.strip()
+    megabytes = float(nursery[:-2]) * {"kB": 1 / 1024, "MB": 1, "GB": 1024}[nursery[-2:]]
+    if "PYPY_GC_NURSERY" not in env:
+        assert ("PYPY_GC_NURSERY=16MB" in done.stderr) == (megabytes > 64), (nursery, done.stderr)
     drawn = subprocess.run([PYPY, "-m", "microgrador", "draw", "x*y", "x=1", "y=2"],
                            capture_output=True, text=True, env=env, timeout=120)
     assert drawn.returncode == 2
     assert "pip install graphviz" in drawn.stderr and "Traceback" not in drawn.stderr
+
+
+def test_the_nursery_note_names_a_large_nursery_and_how_to_shrink_it():
+    note = pypy_nursery_note("pypy", {}, "240.0MB")
+    assert "240.0MB" in note and "PYPY_GC_NURSERY=16MB" in note
+    assert pypy_nursery_note("pypy", {}, "1.0GB") is not None
+    assert pypy_nursery_note("pypy", {}, "16.0MB") is None          # a usual size: nothing to say
+    assert pypy_nursery_note("pypy", {}, "1024.0kB") is None
+    assert pypy_nursery_note("pypy", {"PYPY_GC_NURSERY": "512MB"}, "512.0MB") is None   # chosen
+    assert pypy_nursery_note("cpython", {}, "240.0MB") is None
+    assert pypy_nursery_note("pypy", {}, "a lot") is None           # a format it does not know
+
+
+@pytest.mark.skipif(PYPY is None, reason="pypy3 is not installed (apt-get install -y pypy3)")
+def test_the_nursery_note_reads_pypys_own_figure():
+    script = ("from microgrador.training import pypy_nursery_note\n"
+              "print(pypy_nursery_note(environ={}))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYPY_GC_NURSERY="200MB")
+    done = subprocess.run([PYPY, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "200.0MB" in done.stdout and "PYPY_GC_NURSERY=16MB" in done.stdout
