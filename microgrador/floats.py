@@ -38,10 +38,16 @@ def as_float(x: object, where: str) -> float:
     return value
 
 
+def is_value(x: object) -> bool:
+    """Whether `x` is a Value (a leaf or an op's result), known without importing the
+    engine: a Value is what records ops on itself (`_record`)."""
+    return hasattr(type(x), "_record")
+
+
 def type_name(x: object) -> str:
     """The name of x's type, for an error message: "Value" for every Value, a leaf or
     an op's result (a `Computed`), since that is the name users know them by."""
-    return "Value" if hasattr(type(x), "_record") else type(x).__name__
+    return "Value" if is_value(x) else type(x).__name__
 
 
 def is_number(x: object) -> bool:

@@ -24,7 +24,7 @@ from itertools import compress
 from operator import mul as _mul
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .floats import as_float, describe, is_number, type_name
+from .floats import as_float, describe, is_number, is_value, type_name
 
 # A Scalar is a float or a Value (engine.py's): the rules never need to know which,
 # and this module does not import the engine, which imports it.
@@ -437,7 +437,7 @@ def power(x: Scalar, n: Scalar) -> Scalar:
 # --- functions of a list: one node, or n + 1 nodes for n outputs ------------------------------
 def check_list(xs: Sequence, what: str, items: str = "numbers or Values") -> None:
     """A TypeError unless `xs` is a non-empty list (or tuple, ...) of `items`."""
-    if isinstance(xs, (str, bytes)) or not hasattr(xs, "__len__") or hasattr(xs, "_record"):
+    if isinstance(xs, (str, bytes)) or not hasattr(xs, "__len__") or is_value(xs):
         raise TypeError(f"{what} takes a list of {items}, got {type_name(xs)}")
     if len(xs) == 0:
         raise ValueError(f"{what} of an empty list is undefined")
